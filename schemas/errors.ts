@@ -1,0 +1,59 @@
+/**
+ * The catalogue of error codes edgeweave can produce. Every code is documented in
+ * docs/errors.md; a test keeps the two in step. Codes are stable: add, never rename.
+ */
+export const ERROR_CODES = {
+  // usage and configuration
+  E_USAGE: 'A command-line argument or option is missing or malformed.',
+  E_CONFIG: 'A configuration value or file is invalid.',
+  // wire format
+  E_TOPIC: 'A topic does not belong to the edgeweave/v1 tree or has a malformed level.',
+  E_DECODE: 'A message payload could not be decoded as the expected protobuf message.',
+  E_TENSOR: 'A tensor message is inconsistent (shape, dtype, encoding or byte length disagree).',
+  // broker
+  E_AUTH: 'A client failed authentication (unknown user or wrong password).',
+  E_ACL: 'A client tried to publish or subscribe outside what its role allows.',
+  E_PAYLOAD_TOO_LARGE: 'A published payload exceeds the broker\'s --max-payload.',
+  E_BROKER: 'The broker could not start or failed while serving.',
+  // models
+  E_MODEL_NOT_FOUND: 'The model name is not in the zoo and is not a readable model.json path.',
+  E_MODEL_LOAD: 'A model.json or its weight shards could not be read or parsed.',
+  E_UNSUPPORTED_LAYER: 'A model contains a layer class edgeweave cannot place or slice.',
+  E_STAGE: 'A stage (a set of tasks) is not a valid slice of the model graph.',
+  E_ENGINE: 'The requested inference engine could not be loaded.',
+  E_INPUT: 'An input (image file or tensor) cannot be used as the model\'s input.',
+  // planner
+  E_INFEASIBLE: 'No placement satisfies the job\'s constraints (memory, pins, deadline or energy budget).',
+  E_BAD_DAG: 'A job DAG is malformed: cyclic, dangling references or duplicate tasks.',
+  E_UNKNOWN_ALGORITHM: 'The requested planning algorithm does not exist.',
+  E_NO_DEVICES: 'No online device can run the job.',
+  // runtime and jobs
+  E_CAPABILITY: 'A stage input carried a missing or invalid capability for its job attempt.',
+  E_STALE_ATTEMPT: 'A message belongs to an attempt of a job that has been superseded.',
+  E_TIMEOUT: 'A job did not complete before its deadline.',
+  E_EXECUTION: 'A stage failed while running.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The one error class of edgeweave: a stable code, a readable message and an optional cause. */
+export class EdgeweaveError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'EdgeweaveError';
+    this.code = code;
+  }
+}
+
+export function isEdgeweaveError(err: unknown): err is EdgeweaveError {
+  return err instanceof EdgeweaveError;
+}
+
+/** Makes any thrown value into an EdgeweaveError with the given fallback code. */
+export function toEdgeweaveError(err: unknown, fallback: ErrorCode): EdgeweaveError {
+  if (err instanceof EdgeweaveError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new EdgeweaveError(fallback, message, { cause: err });
+}

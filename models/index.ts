@@ -1,0 +1,33 @@
+// The public surface of models/: engines, the zoo, model.json IO, graph -> task DAG,
+// stage execution, equivalence checks, profiling and inputs. See docs/MODELS.md.
+export { ENGINES, initEngine, engineInfo, engineFromEnv, availableEngines, hostInfo, isEngineName } from './engine.ts';
+export type { EngineName, EngineInfo, HostInfo, InitEngineOptions } from './engine.ts';
+export { resolveModel, disposeModel, taskGraphOf, exportModel, cacheDirOf, zooCacheFolder, DEFAULT_CACHE_DIR } from './resolve.ts';
+export type { ResolveOptions } from './resolve.ts';
+export { getTaskGraph, layerGraphOf } from './task-graph.ts';
+export type { LoadedModel, TensorSpec } from './loaded-model.ts';
+export { zooModelNames, listZooModels } from './zoo/catalog.ts';
+export { buildTaskGraph } from './graph/build.ts';
+export type { GraphOptions } from './graph/build.ts';
+export { normalizeTopology } from './graph/topology.ts';
+export type { LayerGraph, LayerNode } from './graph/topology.ts';
+export { shardId, shardColumns, SHARD_SEPARATOR } from './graph/shards.ts';
+export type { DenseShardSpec } from './graph/shards.ts';
+export { supportedLayerClasses } from './layers/registry.ts';
+export { findModelJson, readModelJson, saveModelFiles } from './io/file-handler.ts';
+export { hashModel } from './io/hash.ts';
+export { compileStage, clearStageCache } from './stage.ts';
+export type { Stage, TensorMap } from './stage.ts';
+export { planStage } from './stage-plan.ts';
+export type { StagePlan, StageStep } from './stage-plan.ts';
+export { runStages, runPartition, predictNamed } from './run-plan.ts';
+export { wholePartition, perTaskPartition, randomPartition, randomPartitions, randomTopologicalOrder } from './partition.ts';
+export type { Partition } from './partition.ts';
+export { verifyModel, maxAbsDifference, DEFAULT_TOLERANCE } from './verify.ts';
+export type { VerifyOptions, VerifyReport, VerifyCheck } from './verify.ts';
+export { profileModel, median } from './profile.ts';
+export type { ProfileOptions, ModelProfileResult, TaskLatency } from './profile.ts';
+export { randomInput, loadImageTensor, decodeImage, imageTensor, imageInputOf, topK } from './inputs.ts';
+export type { DecodedImage, ClassScore } from './inputs.ts';
+export { formatTable, formatTaskTable, summarizeGraph, KIB, MIB } from './report.ts';
+export type { GraphSummary } from './report.ts';

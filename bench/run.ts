@@ -14,6 +14,7 @@ const BENCHES: Record<string, () => Promise<{ runBench: (o: BenchOptions) => Pro
   codec: () => import('./codec.ts'),
   broker: () => import('./broker.ts'),
   models: () => import('./models.ts'),
+  planner: () => import('./planner.ts'),
 };
 
 const { values, positionals } = parseArgs({ options: { quick: { type: 'boolean', default: false } }, allowPositionals: true });

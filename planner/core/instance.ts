@@ -1,0 +1,393 @@
+/**
+ * A planning request normalised for the algorithms: indices instead of ids, typed arrays and
+ * precomputed matrices (compute time per task and device, transfer cost per device pair, bytes
+ * and encoding per edge), pins and memory folded into an `allowed` matrix, and the fixed priority
+ * order every schedule is built in. Built once per request; everything after it is arithmetic.
+ */
+import { DEFAULT_REFERENCE_FLOPS_PER_SEC, DEFAULT_TASK_OVERHEAD_MS, estimateComputeMs, msPerByte } from './cost-model.ts';
+import { resolveDevicePower } from './presets.ts';
+import type {
+  Constraints, CutEncoding, DevicePower, DeviceRole, DeviceSpec, Objective, PlanIssue, PlanRequest, SearchLimits,
+} from './types.ts';
+import { checkDevices, checkGraph, checkRequestFields } from './validation.ts';
+
+export const ENCODINGS: readonly CutEncoding[] = ['float32', 'float16', 'int8', 'uint8'];
+const ENC_FLOAT32 = 0;
+const ENC_FLOAT16 = 1;
+const ENC_INT8 = 2;
+const ENC_UINT8 = 3;
+
+/** Smallest compute time a task may have: keeps every stage of positive length (stage order stays acyclic). */
+export const MIN_TASK_MS = 1e-6;
+
+export const DEFAULT_LIMITS: Readonly<Required<SearchLimits>> = Object.freeze({
+  exactMaxNodes: 2_000_000,
+  autoExactMaxTasks: 32,
+  autoExactMaxNodes: 100_000,
+  improveWork: 400_000,
+});
+
+export interface Instance {
+  n: number;
+  D: number;
+  /** Edges (distinct predecessor links). */
+  E: number;
+  modelId: string;
+  taskIds: string[];
+  deviceIds: string[];
+  taskIndex: Map<string, number>;
+  deviceIndex: Map<string, number>;
+  roles: DeviceRole[];
+  power: DevicePower[];
+  specs: DeviceSpec[];
+  origin: number;
+  /** Predecessor edges of task t: predStart[t] .. predStart[t+1]-1. */
+  predStart: Int32Array;
+  predTask: Int32Array;
+  /** Bytes of each edge in its chosen encoding, and that encoding (index into ENCODINGS). */
+  edgeBytes: Float64Array;
+  edgeEnc: Uint8Array;
+  /** Successor edges of task t: succStart[t] .. succStart[t+1]-1; succEdge indexes the edge arrays. */
+  succStart: Int32Array;
+  succTask: Int32Array;
+  succEdge: Int32Array;
+  /** Bytes of task t's output as sent (the largest of its edges). */
+  tensorBytes: Float64Array;
+  isInput: Uint8Array;
+  isOutput: Uint8Array;
+  outputs: Int32Array;
+  inputs: Int32Array;
+  /** float32 bytes of each output returned to the origin. */
+  resultBytes: Float64Array;
+  /** Compute ms of task t on device d at [t * D + d]. */
+  compute: Float64Array;
+  /** 1 where task t may run on device d (pin and memory). */
+  allowed: Uint8Array;
+  /** Device a task is pinned to, or -1. */
+  pinned: Int32Array;
+  params: Float64Array;
+  act: Float64Array;
+  memCap: Float64Array;
+  lanes: Int32Array;
+  /** Busy intervals per device and executor: [device][lane] = flat [start0, end0, start1, end1, ...], sorted, merged. */
+  busy: Float64Array[][];
+  hasBusy: boolean;
+  /** Transfer a -> c of b bytes: b * perByte[a * D + c] + fixed[a * D + c]; 0 on the diagonal. */
+  perByte: Float64Array;
+  fixed: Float64Array;
+  upPerByte: Float64Array;
+  downPerByte: Float64Array;
+  halfRtt: Float64Array;
+  idleW: Float64Array;
+  busyW: Float64Array;
+  /** Upward ranks and the priority order (decreasing rank, ties by topological position). */
+  rank: Float64Array;
+  order: Int32Array;
+  pos: Int32Array;
+  objective: Objective;
+  constraints: Constraints;
+  timing: 'parallel' | 'serial';
+  returnResult: boolean;
+  /** The objective or a constraint involves energy. */
+  needsEnergy: boolean;
+  /** Every task has at most one predecessor and one successor. */
+  isChain: boolean;
+  limits: Required<SearchLimits>;
+}
+
+export type InstanceOutcome = { ok: true; inst: Instance } | { ok: false; issues: PlanIssue[] };
+
+function looksLikeImage(shape: number[] | undefined): boolean {
+  if (!Array.isArray(shape) || shape.length !== 3) return false;
+  const channels = shape[2]!;
+  return channels === 1 || channels === 3 || channels === 4;
+}
+
+function mergeIntervals(list: Array<[number, number]>): Float64Array {
+  list.sort((a, b) => a[0] - b[0]);
+  const out: number[] = [];
+  for (const [s, e] of list) {
+    if (e <= s) continue;
+    const k = out.length;
+    if (k > 0 && s <= out[k - 1]!) out[k - 1] = Math.max(out[k - 1]!, e);
+    else out.push(s, e);
+  }
+  return Float64Array.from(out);
+}
+
+/** Validates a request and builds its instance, or says precisely what is wrong. */
+export function buildInstance(request: PlanRequest): InstanceOutcome {
+  const issues: PlanIssue[] = [...checkRequestFields(request), ...checkDevices(request.devices)];
+  const checked = checkGraph(request.graph);
+  if (!checked.ok) issues.push(...checked.issues);
+  if (issues.length > 0 || !checked.ok) return { ok: false, issues };
+  const g = checked.graph;
+
+  const excluded = new Set(request.excludeDevices ?? []);
+  const specs = request.devices.filter((d) => !excluded.has(d.id));
+  if (specs.length === 0) return { ok: false, issues: [{ code: 'E_NO_DEVICES', message: 'every device is excluded or offline', reason: 'no-device' }] };
+  const deviceIndex = new Map<string, number>();
+  specs.forEach((d, i) => deviceIndex.set(d.id, i));
+  const origin = deviceIndex.get(request.origin);
+  if (origin === undefined) {
+    const why = request.devices.some((d) => d.id === request.origin) ? 'is excluded (offline)' : 'is not among the devices';
+    return { ok: false, issues: [{ code: 'E_NO_DEVICES', message: `the origin device "${request.origin}" ${why}`, reason: 'no-device', path: 'origin' }] };
+  }
+
+  const n = g.tasks.length;
+  const D = specs.length;
+  const cost = request.cost ?? {};
+  const refFlops = cost.referenceFlopsPerSec ?? DEFAULT_REFERENCE_FLOPS_PER_SEC;
+  const overhead = cost.taskOverheadMs ?? DEFAULT_TASK_OVERHEAD_MS;
+  const returnResult = cost.returnResult ?? true;
+  const pinInputs = cost.pinInputsToOrigin ?? true;
+  const taskIds = g.tasks.map((t) => t.id);
+
+  // Pins: explicit request pins, then TaskNode.pinned, then inputs on the origin.
+  const pinned = new Int32Array(n).fill(-1);
+  const isInput = new Uint8Array(n);
+  for (const i of g.inputs) isInput[i] = 1;
+  const pinIssue = (task: string, device: string): PlanIssue => ({
+    code: 'E_INFEASIBLE', reason: 'pin',
+    message: `task "${task}" is pinned to device "${device}", which ${request.devices.some((d) => d.id === device) ? 'is excluded (offline)' : 'is not among the devices'}`,
+  });
+  for (let t = 0; t < n; t++) {
+    const node = g.tasks[t]!;
+    const explicit = request.pins?.[node.id] ?? node.pinned;
+    if (explicit !== undefined) {
+      const d = deviceIndex.get(explicit);
+      if (d === undefined) issues.push(pinIssue(node.id, explicit));
+      else pinned[t] = d;
+    } else if (pinInputs && isInput[t]) {
+      pinned[t] = origin;
+    }
+  }
+  for (const task of Object.keys(request.pins ?? {})) {
+    if (!g.index.has(task)) issues.push({ code: 'E_CONFIG', message: `pins names an unknown task "${task}"`, path: 'pins' });
+  }
+
+  const power = specs.map((d) => resolveDevicePower(d));
+  power.forEach((p, d) => {
+    if (p.busyW < p.idleW) issues.push({ code: 'E_CONFIG', message: `device "${specs[d]!.id}": busy power (${p.busyW} W) is below idle power (${p.idleW} W)`, path: `devices.${specs[d]!.id}.power` });
+  });
+  if (issues.length > 0) return { ok: false, issues };
+
+  // Compute matrix, memory, allowed.
+  const compute = new Float64Array(n * D);
+  const allowed = new Uint8Array(n * D);
+  const params = new Float64Array(n);
+  const act = new Float64Array(n);
+  const memCap = new Float64Array(D);
+  for (let d = 0; d < D; d++) memCap[d] = specs[d]!.memoryBytes;
+  for (let t = 0; t < n; t++) {
+    const node = g.tasks[t]!;
+    params[t] = node.paramBytes;
+    act[t] = node.activationBytes;
+    let any = false;
+    for (let d = 0; d < D; d++) {
+      const spec = specs[d]!;
+      const load = spec.loadFactor ?? 1;
+      const profiled = spec.profileMs?.[node.id];
+      const ms = profiled !== undefined
+        ? profiled * load
+        : estimateComputeMs(node.flops, spec.speed, { referenceFlopsPerSec: refFlops, taskOverheadMs: overhead, loadFactor: load });
+      compute[t * D + d] = Math.max(ms, MIN_TASK_MS);
+      const ok = (pinned[t] === -1 || pinned[t] === d) && params[t]! + act[t]! <= memCap[d]!;
+      allowed[t * D + d] = ok ? 1 : 0;
+      any ||= ok;
+    }
+    if (!any) {
+      const need = (params[t]! + act[t]!) / 2 ** 20;
+      if (pinned[t] !== -1) {
+        issues.push({ code: 'E_INFEASIBLE', reason: 'memory', message: `task "${node.id}" is pinned to "${specs[pinned[t]!]!.id}" but needs ${need.toFixed(1)} MiB there, more than its ${(memCap[pinned[t]!]! / 2 ** 20).toFixed(1)} MiB` });
+      } else {
+        const largest = Math.max(...memCap) / 2 ** 20;
+        issues.push({ code: 'E_INFEASIBLE', reason: 'memory', message: `task "${node.id}" needs ${need.toFixed(1)} MiB (weights and working set), more than any device offers (largest: ${largest.toFixed(1)} MiB); split large Dense layers into shards` });
+      }
+    }
+  }
+  if (issues.length > 0) return { ok: false, issues: issues.slice(0, 10) };
+
+  // Edges and encodings.
+  const lossy = request.transport?.allowLossy ?? false;
+  const allowF16 = lossy === true || lossy === 'float16';
+  const allowI8 = lossy === true || lossy === 'int8';
+  const uint8Mode = request.transport?.inputAsUint8 ?? 'auto';
+  const predStart = new Int32Array(n + 1);
+  for (let t = 0; t < n; t++) predStart[t + 1] = predStart[t]! + g.preds[t]!.length;
+  const E = predStart[n]!;
+  const predTask = new Int32Array(E);
+  const edgeBytes = new Float64Array(E);
+  const edgeEnc = new Uint8Array(E);
+  const tensorBytes = new Float64Array(n);
+  const overrides = cost.edgeBytes ?? {};
+  const succCount = new Int32Array(n);
+  for (let t = 0; t < n; t++) {
+    let e = predStart[t]!;
+    for (const p of g.preds[t]!) {
+      predTask[e] = p;
+      succCount[p]!++;
+      const source = g.tasks[p]!;
+      const f32 = overrides[`${source.id}->${taskIds[t]}`] ?? source.outputBytes;
+      let bytes = f32;
+      let enc = ENC_FLOAT32;
+      const asUint8 = isInput[p] === 1 && (uint8Mode === true || (uint8Mode === 'auto' && looksLikeImage(source.outputShape)));
+      if (asUint8 && Math.ceil(f32 / 4) < bytes) {
+        bytes = Math.ceil(f32 / 4);
+        enc = ENC_UINT8;
+      }
+      if (allowF16 && Math.ceil(f32 / 2) < bytes) {
+        bytes = Math.ceil(f32 / 2);
+        enc = ENC_FLOAT16;
+      }
+      if (allowI8 && Math.ceil(f32 / 4) < bytes) {
+        bytes = Math.ceil(f32 / 4);
+        enc = ENC_INT8;
+      }
+      edgeBytes[e] = bytes;
+      edgeEnc[e] = enc;
+      if (bytes > tensorBytes[p]!) tensorBytes[p] = bytes;
+      e++;
+    }
+  }
+  const succStart = new Int32Array(n + 1);
+  for (let t = 0; t < n; t++) succStart[t + 1] = succStart[t]! + succCount[t]!;
+  const succTask = new Int32Array(E);
+  const succEdge = new Int32Array(E);
+  const fill = succStart.slice(0, n);
+  for (let t = 0; t < n; t++) {
+    for (let e = predStart[t]!; e < predStart[t + 1]!; e++) {
+      const p = predTask[e]!;
+      const k = fill[p]!++;
+      succTask[k] = t;
+      succEdge[k] = e;
+    }
+  }
+  const isOutput = new Uint8Array(n);
+  for (const o of g.outputs) isOutput[o] = 1;
+  const resultBytes = new Float64Array(n);
+  for (const o of g.outputs) resultBytes[o] = g.tasks[o]!.outputBytes;
+
+  // Links, power, executors, busy time.
+  const perByte = new Float64Array(D * D);
+  const fixed = new Float64Array(D * D);
+  const upPerByte = new Float64Array(D);
+  const downPerByte = new Float64Array(D);
+  const halfRtt = new Float64Array(D);
+  const idleW = new Float64Array(D);
+  const busyW = new Float64Array(D);
+  const lanes = new Int32Array(D);
+  const busy: Float64Array[][] = [];
+  let hasBusy = false;
+  for (let d = 0; d < D; d++) {
+    const spec = specs[d]!;
+    upPerByte[d] = msPerByte(spec.link.upBps);
+    downPerByte[d] = msPerByte(spec.link.downBps);
+    halfRtt[d] = spec.link.rttMs / 2;
+    idleW[d] = power[d]!.idleW;
+    busyW[d] = power[d]!.busyW;
+    lanes[d] = spec.workers ?? 1;
+    const perLane: Float64Array[] = [];
+    for (let l = 0; l < lanes[d]!; l++) {
+      const list: Array<[number, number]> = [];
+      if (spec.busyUntilMs !== undefined && spec.busyUntilMs > 0) list.push([0, spec.busyUntilMs]);
+      for (const b of spec.busy ?? []) if (b.worker === undefined || b.worker === l) list.push([b.startMs, b.endMs]);
+      const merged = mergeIntervals(list);
+      if (merged.length > 0) hasBusy = true;
+      perLane.push(merged);
+    }
+    busy.push(perLane);
+  }
+  for (let a = 0; a < D; a++) {
+    for (let c = 0; c < D; c++) {
+      if (a === c) continue;
+      perByte[a * D + c] = upPerByte[a]! + downPerByte[c]!;
+      fixed[a * D + c] = halfRtt[a]! + halfRtt[c]!;
+    }
+  }
+
+  // Upward ranks with mean compute (over allowed devices) and mean transfer cost (over device pairs).
+  let meanPerByte = 0;
+  let meanFixed = 0;
+  if (D > 1) {
+    for (let a = 0; a < D; a++) for (let c = 0; c < D; c++) if (a !== c) {
+      meanPerByte += perByte[a * D + c]!;
+      meanFixed += fixed[a * D + c]!;
+    }
+    meanPerByte /= D * (D - 1);
+    meanFixed /= D * (D - 1);
+  }
+  let meanReturnPerByte = 0;
+  let meanReturnFixed = 0;
+  for (let d = 0; d < D; d++) {
+    meanReturnPerByte += perByte[d * D + origin]! / D;
+    meanReturnFixed += fixed[d * D + origin]! / D;
+  }
+  const rank = new Float64Array(n);
+  const topoPos = new Int32Array(n);
+  g.topo.forEach((t, k) => { topoPos[t] = k; });
+  for (let k = n - 1; k >= 0; k--) {
+    const t = g.topo[k]!;
+    let sum = 0;
+    let cnt = 0;
+    for (let d = 0; d < D; d++) if (allowed[t * D + d]) {
+      sum += compute[t * D + d]!;
+      cnt++;
+    }
+    let tail = returnResult && isOutput[t] ? resultBytes[t]! * meanReturnPerByte + meanReturnFixed : 0;
+    for (let s = succStart[t]!; s < succStart[t + 1]!; s++) {
+      const via = edgeBytes[succEdge[s]!]! * meanPerByte + meanFixed + rank[succTask[s]!]!;
+      if (via > tail) tail = via;
+    }
+    rank[t] = sum / cnt + tail;
+  }
+  const keys = new Float64Array(n);
+  for (let t = 0; t < n; t++) keys[t] = Math.round(rank[t]! * 1e6);
+  const order = Int32Array.from(g.topo).sort((a, b) => (keys[b]! - keys[a]!) || (topoPos[a]! - topoPos[b]!));
+  const pos = new Int32Array(n);
+  order.forEach((t, k) => { pos[t] = k; });
+
+  let isChain = g.inputs.length === 1;
+  for (let t = 0; t < n && isChain; t++) {
+    if (predStart[t + 1]! - predStart[t]! > 1 || succStart[t + 1]! - succStart[t]! > 1) isChain = false;
+  }
+
+  const objective: Objective = request.objective ?? { kind: 'latency' };
+  const constraints: Constraints = { ...request.constraints };
+  return {
+    ok: true,
+    inst: {
+      n, D, E,
+      modelId: typeof request.graph.modelId === 'string' ? request.graph.modelId : '',
+      taskIds,
+      deviceIds: specs.map((d) => d.id),
+      taskIndex: g.index,
+      deviceIndex,
+      roles: specs.map((d) => d.role),
+      power,
+      specs,
+      origin,
+      predStart, predTask, edgeBytes, edgeEnc,
+      succStart, succTask, succEdge,
+      tensorBytes, isInput, isOutput,
+      outputs: Int32Array.from(g.outputs),
+      inputs: Int32Array.from(g.inputs),
+      resultBytes,
+      compute, allowed, pinned, params, act, memCap, lanes, busy, hasBusy,
+      perByte, fixed, upPerByte, downPerByte, halfRtt, idleW, busyW,
+      rank, order, pos,
+      objective,
+      constraints,
+      timing: cost.timing ?? 'parallel',
+      returnResult,
+      needsEnergy: objective.kind !== 'latency' || constraints.energyBudgetJ !== undefined,
+      isChain,
+      limits: { ...DEFAULT_LIMITS, ...request.limits },
+    },
+  };
+}
+
+/** Transfer time of `bytes` from device a to device c (0 when a === c). */
+export function transferMs(inst: Instance, bytes: number, a: number, c: number): number {
+  return a === c ? 0 : bytes * inst.perByte[a * inst.D + c]! + inst.fixed[a * inst.D + c]!;
+}

@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   E_ACL: 'A client tried to publish or subscribe outside what its role allows.',
   E_PAYLOAD_TOO_LARGE: 'A published payload exceeds the broker\'s --max-payload.',
   E_BROKER: 'The broker could not start or failed while serving.',
+  E_UNSUPPORTED: 'A client asked the broker for something it does not offer, such as QoS 2 on a $share subscription.',
   // models
   E_MODEL_NOT_FOUND: 'The model name is not in the zoo and is not a readable model.json path.',
   E_MODEL_LOAD: 'A model.json or its weight shards could not be read or parsed.',

@@ -63,7 +63,8 @@ function generate(): string {
         else if (f.repeated) ts = `${fieldType(f, init)}[]`;
         else ts = fieldType(f, init);
         const isMessage = !mapField && !f.repeated && !SCALARS[f.type] && !isEnum(f.type);
-        if (isMessage || f.partOf) { optional = true; ts = `${ts} | null`; }
+        // Decoded: a message field is null when unset; a oneof member is absent unless it is the one set.
+        if (isMessage || f.partOf) { optional = init || f.partOf !== null; ts = `${ts} | null`; }
         lines.push(`  ${f.name}${optional ? '?' : ''}: ${ts};`);
       }
       for (const o of t.oneofsArray) {

@@ -478,6 +478,7 @@ export const DESCRIPTOR = {
                   "id": 14
                 },
                 "denseShards": {
+                  "keyType": "string",
                   "type": "uint32",
                   "id": 15
                 }
@@ -674,6 +675,7 @@ export const DESCRIPTOR = {
                   "id": 17
                 },
                 "denseShards": {
+                  "keyType": "string",
                   "type": "uint32",
                   "id": 18
                 },
@@ -1271,8 +1273,8 @@ export interface DeviceStatus {
   workers: string[];
   load: number;
   queuedStages: number;
-  link?: Link | null;
-  power?: PowerProfile | null;
+  link: Link | null;
+  power: PowerProfile | null;
   sentAtMs: number;
   seq: number;
   heartbeatMs: number;
@@ -1322,7 +1324,7 @@ export interface TaskTimingInit {
 export const TaskTiming: MessageCodec<TaskTiming, TaskTimingInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.TaskTiming');
 
 export interface ModelProfile {
-  model?: ModelRef | null;
+  model: ModelRef | null;
   tasks: TaskTiming[];
   wholePredictMs: number;
   sumTasksMs: number;
@@ -1444,10 +1446,10 @@ export const Objective: MessageCodec<Objective, ObjectiveInit> = defineMessage(D
 export interface JobRequest {
   jobId: string;
   originDevice: string;
-  model?: ModelRef | null;
+  model: ModelRef | null;
   tasks: TaskSpec[];
   inputs: JobInput[];
-  objective?: Objective | null;
+  objective: Objective | null;
   algorithm: string;
   allowLossy: boolean;
   fused: boolean;
@@ -1456,7 +1458,7 @@ export interface JobRequest {
   fallbackLocal: boolean;
   topK: number;
   excludeDevices: string[];
-  denseShards: number;
+  denseShards: Record<string, number>;
 }
 
 export interface JobRequestInit {
@@ -1474,7 +1476,7 @@ export interface JobRequestInit {
   fallbackLocal?: boolean;
   topK?: number;
   excludeDevices?: string[];
-  denseShards?: number;
+  denseShards?: Record<string, number>;
 }
 
 export const JobRequest: MessageCodec<JobRequest, JobRequestInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.JobRequest');
@@ -1541,7 +1543,7 @@ export interface StageSpec {
   outputs: Route[];
   final: boolean;
   worker: string;
-  predicted?: StagePrediction | null;
+  predicted: StagePrediction | null;
   localInputs: JobInput[];
 }
 
@@ -1563,9 +1565,9 @@ export interface JobPlan {
   jobId: string;
   attempt: number;
   originDevice: string;
-  model?: ModelRef | null;
+  model: ModelRef | null;
   algorithm: string;
-  objective?: Objective | null;
+  objective: Objective | null;
   stages: StageSpec[];
   placement: Record<string, string>;
   predictedLatencyMs: number;
@@ -1577,7 +1579,7 @@ export interface JobPlan {
   fused: boolean;
   topK: number;
   allowLossy: boolean;
-  denseShards: number;
+  denseShards: Record<string, number>;
   submittedAtMs: number;
   timeoutMs: number;
 }
@@ -1600,7 +1602,7 @@ export interface JobPlanInit {
   fused?: boolean;
   topK?: number;
   allowLossy?: boolean;
-  denseShards?: number;
+  denseShards?: Record<string, number>;
   submittedAtMs?: number;
   timeoutMs?: number;
 }
@@ -1611,7 +1613,7 @@ export interface Assignment {
   jobId: string;
   attempt: number;
   deviceId: string;
-  plan?: JobPlan | null;
+  plan: JobPlan | null;
   stageIds: string[];
   capability: Uint8Array;
   issuedAtMs: number;
@@ -1646,7 +1648,7 @@ export interface StageTiming {
   bytesOut: number;
   computeEnergyJ: number;
   radioEnergyJ: number;
-  predicted?: StagePrediction | null;
+  predicted: StagePrediction | null;
   taskIds: string[];
 }
 
@@ -1675,7 +1677,7 @@ export interface StageInput {
   jobId: string;
   attempt: number;
   stageId: string;
-  plan?: JobPlan | null;
+  plan: JobPlan | null;
   tensors: Tensor[];
   fromDevice: string;
   fromStage: string;
@@ -1720,8 +1722,8 @@ export interface StageReport {
   deviceId: string;
   workerId: string;
   status: StageStatus;
-  error?: ErrorInfo | null;
-  timing?: StageTiming | null;
+  error: ErrorInfo | null;
+  timing: StageTiming | null;
   sentAtMs: number;
 }
 
@@ -1777,7 +1779,7 @@ export interface JobResult {
   jobId: string;
   attempt: number;
   status: JobStatus;
-  error?: ErrorInfo | null;
+  error: ErrorInfo | null;
   outputs: Tensor[];
   topK: ClassScore[];
   latencyMs: number;

@@ -1,0 +1,235 @@
+/**
+ * Submitting jobs and receiving their results, for programs on a device (`submitJob`) and
+ * for `edgeweave run`. One connection serves many jobs. The end-to-end latency is measured
+ * here, on one clock (submission -> result); stage times from other devices are corrected
+ * to this clock by an offset estimated against the planner. The first result per job wins;
+ * later ones (a re-planned attempt, a duplicate) are ignored.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import { Transport, type IncomingMessage } from '../transport/mqtt-transport.ts';
+import { ClockOffsetEstimator } from './clock.ts';
+import {
+  JobRequest, JobResult, JobPlan, StageReport, DeviceStatus, ClockPing, ClockPong, JobStatus,
+  type JobRequestInit, type JobResultInit,
+} from '../schemas/generated/edgeweave.ts';
+import { topics, filters, parseTopic } from '../schemas/topics.ts';
+import { EdgeweaveError } from '../schemas/errors.ts';
+
+export interface JobClientOptions {
+  brokerUrl: string;
+  /** The device the jobs are submitted as (their origin). */
+  origin: string;
+  username?: string;
+  password?: string;
+  ca?: string;
+  clientId?: string;
+  log?: Logger;
+}
+
+export interface JobOutcome {
+  result: JobResult;
+  plan: JobPlan | undefined;
+  reports: StageReport[];
+  /** Submission -> result, measured here. */
+  latencyMs: number;
+  /** This client's clock at submission. */
+  submittedAtMs: number;
+  /** Reference clock minus this client's clock, when the result arrived. */
+  clockOffsetMs: number;
+}
+
+interface Pending {
+  submittedAtMs: number;
+  plan: JobPlan | undefined;
+  reports: StageReport[];
+  resolve: (o: JobOutcome) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export const DEFAULT_TIMEOUT_MS = 120_000;
+
+export class JobClient {
+  private readonly pending = new Map<string, Pending>();
+  private readonly done = new Set<string>();
+  /** Stage reports per job, kept for recent jobs after their result (reports may trail it). */
+  private readonly reports = new Map<string, StageReport[]>();
+  private readonly clock = new ClockOffsetEstimator();
+  private readonly pings = new Map<number, number>();
+  private pingSeq = 0;
+  originStatus: DeviceStatus | undefined;
+
+  private constructor(private readonly transport: Transport, readonly origin: string, private readonly log: Logger) {}
+
+  static async connect(options: JobClientOptions): Promise<JobClient> {
+    const log = (options.log ?? pino({ level: 'silent' })).child({ component: 'client', origin: options.origin });
+    const conn: Parameters<typeof Transport.connect>[0] = {
+      url: options.brokerUrl, clientId: options.clientId ?? `${options.origin}.client-${randomUUID().slice(0, 8)}`, clean: true, log,
+      username: options.username ?? options.origin,
+    };
+    if (options.password !== undefined) conn.password = options.password;
+    if (options.ca !== undefined) conn.ca = options.ca;
+    const transport = await Transport.connect(conn);
+    const client = new JobClient(transport, options.origin, log);
+    await transport.subscribe(filters.jobResults(options.origin), 1, (m) => client.onResult(m));
+    await transport.subscribe(filters.jobPlans(options.origin), 1, (m) => client.onPlan(m));
+    await transport.subscribe(filters.jobReports(options.origin), 1, (m) => client.onReport(m));
+    await transport.subscribe(topics.clockPong(options.origin), 0, (m) => client.onPong(m));
+    await transport.subscribe(topics.deviceStatus(options.origin), 1, (m) => {
+      try {
+        client.originStatus = DeviceStatus.decode(m.payload);
+      } catch {
+        // not a status: ignore
+      }
+    });
+    await client.syncClock();
+    return client;
+  }
+
+  /** Estimates the clock offset against the planner (a few ping/pong exchanges; quiet if none answers). */
+  async syncClock(rounds = 4, waitMs = 300): Promise<void> {
+    for (let i = 0; i < rounds; i++) {
+      const seq = ++this.pingSeq;
+      const t0 = Date.now();
+      this.pings.set(seq, t0);
+      await this.transport.publish(topics.clockPing(this.origin), ClockPing.encode({ deviceId: this.origin, seq, t0Ms: t0 }), { qos: 0 });
+    }
+    const until = Date.now() + waitMs;
+    while (Date.now() < until && this.clock.sampleCount < rounds) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  get clockOffsetMs(): number {
+    return this.clock.offsetMs;
+  }
+
+  /**
+   * Submits a job and resolves with its outcome: the result, or a TIMEOUT result after
+   * `timeoutMs` (never hangs).
+   */
+  async submit(init: Omit<JobRequestInit, 'originDevice'>): Promise<JobOutcome> {
+    const jobId = init.jobId && init.jobId !== '' ? init.jobId : `${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
+    if (this.pending.has(jobId) || this.done.has(jobId)) throw new EdgeweaveError('E_CONFIG', `job id ${jobId} was already used by this client`);
+    const timeoutMs = init.timeoutMs && init.timeoutMs > 0 ? init.timeoutMs : DEFAULT_TIMEOUT_MS;
+    const submittedAtMs = Date.now();
+    const request: JobRequestInit = { ...init, jobId, originDevice: this.origin, submittedAtMs, timeoutMs };
+    const outcome = new Promise<JobOutcome>((resolve) => {
+      const reports: StageReport[] = [];
+      this.reports.set(jobId, reports);
+      if (this.reports.size > 2000) this.reports.delete(this.reports.keys().next().value as string);
+      const p: Pending = { submittedAtMs, plan: undefined, reports, resolve, timer: undefined };
+      p.timer = setTimeout(() => this.finish(jobId, JobResult.create({
+        jobId, status: JobStatus.JOB_STATUS_TIMEOUT, error: { code: 'E_TIMEOUT', message: `no result within ${timeoutMs} ms` },
+      })), timeoutMs);
+      this.pending.set(jobId, p);
+    });
+    await this.transport.publish(topics.jobSubmit(this.origin), JobRequest.encode(request), { qos: 1 });
+    this.log.debug({ jobId }, 'job submitted');
+    return outcome;
+  }
+
+  async close(): Promise<void> {
+    for (const [jobId] of this.pending) {
+      this.finish(jobId, JobResult.create({ jobId, status: JobStatus.JOB_STATUS_FAILED, error: { code: 'E_TIMEOUT', message: 'the client closed before the result arrived' } }));
+    }
+    await this.transport.close();
+  }
+
+  private finish(jobId: string, result: JobResult): void {
+    const p = this.pending.get(jobId);
+    if (!p) return;
+    this.pending.delete(jobId);
+    this.done.add(jobId);
+    if (this.done.size > 100_000) this.done.delete(this.done.values().next().value as string);
+    if (p.timer) clearTimeout(p.timer);
+    const latencyMs = Date.now() - p.submittedAtMs;
+    p.resolve({ result: { ...result, latencyMs: result.status === JobStatus.JOB_STATUS_OK ? latencyMs : result.latencyMs }, plan: p.plan, reports: p.reports, latencyMs, submittedAtMs: p.submittedAtMs, clockOffsetMs: this.clock.offsetMs });
+  }
+
+  private onResult(m: IncomingMessage): void {
+    const topic = parseTopic(m.topic);
+    if (topic?.kind !== 'jobResult' || !this.pending.has(topic.jobId)) return;
+    let result: JobResult;
+    try {
+      result = JobResult.decode(m.payload);
+    } catch (err) {
+      this.log.warn({ err, topic: m.topic }, 'malformed job result ignored');
+      return;
+    }
+    if (result.jobId !== topic.jobId) return;
+    this.finish(topic.jobId, result);
+  }
+
+  private onPlan(m: IncomingMessage): void {
+    const topic = parseTopic(m.topic);
+    const p = topic?.kind === 'jobPlan' ? this.pending.get(topic.jobId) : undefined;
+    if (!p) return;
+    try {
+      const plan = JobPlan.decode(m.payload);
+      if (!p.plan || plan.attempt > p.plan.attempt) p.plan = plan;
+    } catch {
+      // ignore
+    }
+  }
+
+  private onReport(m: IncomingMessage): void {
+    const topic = parseTopic(m.topic);
+    const list = topic?.kind === 'jobReport' ? this.reports.get(topic.jobId) : undefined;
+    if (!list) return;
+    try {
+      list.push(StageReport.decode(m.payload));
+      for (const w of this.reportWaiters) w();
+    } catch {
+      // ignore
+    }
+  }
+
+  private readonly reportWaiters = new Set<() => void>();
+
+  /** Resolves when the job's reports satisfy `predicate` (reports may arrive after the result); rejects after `timeoutMs`. */
+  waitForReports(jobId: string, predicate: (reports: readonly StageReport[]) => boolean, timeoutMs = 10_000): Promise<StageReport[]> {
+    const list = this.reports.get(jobId);
+    if (!list) return Promise.reject(new EdgeweaveError('E_CONFIG', `no job ${jobId} was submitted by this client`));
+    if (predicate(list)) return Promise.resolve(list);
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (!predicate(list)) return;
+        this.reportWaiters.delete(check);
+        clearTimeout(timer);
+        resolve(list);
+      };
+      const timer = setTimeout(() => {
+        this.reportWaiters.delete(check);
+        reject(new EdgeweaveError('E_TIMEOUT', `reports of job ${jobId} did not arrive within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.reportWaiters.add(check);
+    });
+  }
+
+  private onPong(m: IncomingMessage): void {
+    const t3 = Date.now();
+    try {
+      const pong = ClockPong.decode(m.payload);
+      const t0 = this.pings.get(pong.seq);
+      if (t0 === undefined || t0 !== pong.t0Ms) return;
+      this.pings.delete(pong.seq);
+      this.clock.addExchange(t0, pong.t1Ms, pong.t2Ms, t3);
+    } catch {
+      // ignore
+    }
+  }
+}
+
+/** Adds the origin's waiting energy to a result's bill: idle power while it neither computed nor sent. */
+export function withOriginIdleEnergy(result: JobResultInit, origin: string, idleW: number, latencyMs: number): JobResultInit {
+  const energy = (result.energy ?? []).map((e) => ({ ...e }));
+  let entry = energy.find((e) => e.deviceId === origin);
+  if (!entry) {
+    entry = { deviceId: origin, predictedJ: 0, measuredJ: 0, computeJ: 0, radioJ: 0, idleJ: 0 };
+    energy.push(entry);
+  }
+  const busyMs = (result.trace ?? []).filter((t) => t.deviceId === origin).reduce((s, t) => s + (t.computeMs ?? 0), 0);
+  entry.idleJ = (idleW * Math.max(0, latencyMs - busyMs)) / 1000;
+  entry.measuredJ = (entry.computeJ ?? 0) + (entry.radioJ ?? 0) + entry.idleJ;
+  return { ...result, energy };
+}

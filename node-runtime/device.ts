@@ -1,0 +1,254 @@
+/**
+ * A device: the same code on an IoT board, an edge server and a cloud VM, configured by role
+ * and capabilities. It announces itself (a retained DeviceStatus, with a last will that says
+ * OFFLINE if it dies), publishes its DeviceProfile, keeps its clock offset to the planner, and
+ * runs its executors: in this process for one worker, as supervised child processes for
+ * several. It owns what the executors share: the stage ledger and the emulated link.
+ */
+import { randomBytes } from 'node:crypto';
+import { availableParallelism, totalmem } from 'node:os';
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import { Transport } from '../transport/mqtt-transport.ts';
+import { StageLedger } from './ledger.ts';
+import { LinkEmulator, loadTrace, type LinkSpec } from './link.ts';
+import { ClockOffsetEstimator } from './clock.ts';
+import type { DeviceServices } from './services.ts';
+import type { DataSourceSpec } from './data-sources.ts';
+import { WorkerPool, type ExecutorHandle } from './worker-pool.ts';
+import { deviceProfileOf } from './profiles.ts';
+import { resolveDevicePower } from '../planner/core/presets.ts';
+import type { DevicePower, DeviceRole, PowerSpec, RadioKind } from '../planner/core/types.ts';
+import {
+  DeviceStatus, DeviceProfile, DeviceState, Role, Radio, ClockPing, ClockPong, type DeviceStatusInit, type ModelProfileInit,
+} from '../schemas/generated/edgeweave.ts';
+import { topics } from '../schemas/topics.ts';
+import { toEdgeweaveError } from '../schemas/errors.ts';
+
+export interface DeviceConfig {
+  id: string;
+  role: DeviceRole;
+  brokerUrl: string;
+  username?: string;
+  password?: string;
+  /** CA certificate (PEM) to trust for TLS. */
+  ca?: string;
+  /** Emulated compute speed against this host (1 = none). */
+  speed: number;
+  /** Memory offered for stages. */
+  memoryBytes: number;
+  /** Emulated link; absent = no emulation, no added delay. */
+  link?: LinkSpec;
+  /** Bandwidth trace the emulated uplink follows. */
+  tracePath?: string;
+  workers: number;
+  power?: PowerSpec;
+  radio?: RadioKind;
+  engine?: 'tfjs-node' | 'wasm' | 'cpu';
+  /** Models held: zoo names or model.json paths. */
+  models: string[];
+  dataSources: ReadonlyMap<string, DataSourceSpec>;
+  dataDir: string;
+  cacheDir?: string;
+  heartbeatMs: number;
+  /** Profile held models at start (fused DAG, and the layer DAG when `profileLayers`). */
+  profile: boolean;
+  profileLayers: boolean;
+  profileRuns: number;
+  version: string;
+}
+
+const ROLE: Record<DeviceRole, Role> = { iot: Role.ROLE_IOT, edge: Role.ROLE_EDGE, cloud: Role.ROLE_CLOUD };
+const RADIO: Record<RadioKind, Radio> = { wifi: Radio.RADIO_WIFI, lte: Radio.RADIO_LTE, '3g': Radio.RADIO_3G, wired: Radio.RADIO_WIRED };
+
+export class Device implements DeviceServices {
+  readonly ledger = new StageLedger();
+  readonly clock = new ClockOffsetEstimator();
+  readonly power: DevicePower;
+  readonly incarnation = randomBytes(6).toString('hex');
+  private readonly link: LinkEmulator | undefined;
+  private readonly log: Logger;
+  private transport: Transport | undefined;
+  private pool: WorkerPool | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private clockTimer: NodeJS.Timeout | undefined;
+  private seq = 0;
+  private pingSeq = 0;
+  private readonly pings = new Map<number, number>();
+  private busy = 0;
+  private queued = 0;
+  private stopping = false;
+
+  constructor(readonly config: DeviceConfig, log?: Logger) {
+    this.log = (log ?? pino({ level: 'silent' })).child({ component: 'device', deviceId: config.id });
+    this.power = resolveDevicePower({ role: config.role, ...(config.power ? { power: config.power } : {}), ...(config.radio ? { radio: config.radio } : {}) });
+    if (config.link) this.link = new LinkEmulator(config.link, config.tracePath ? loadTrace(config.tracePath) : undefined);
+  }
+
+  async start(): Promise<void> {
+    const c = this.config;
+    const options: Parameters<typeof Transport.connect>[0] = {
+      url: c.brokerUrl, clientId: c.id, clean: true, log: this.log, username: c.username ?? c.id,
+      will: { topic: topics.deviceStatus(c.id), payload: DeviceStatus.encode(this.status(DeviceState.DEVICE_STATE_OFFLINE)), qos: 1, retain: true },
+    };
+    if (c.password !== undefined) options.password = c.password;
+    if (c.ca !== undefined) options.ca = c.ca;
+    this.transport = await Transport.connect(options);
+    this.transport.client.on('connect', () => { void this.publishStatus(); });
+    await this.transport.subscribe(topics.clockPong(c.id), 0, (m) => this.onPong(m.payload));
+    this.pool = new WorkerPool(this, this.log);
+    await this.pool.start();
+    await this.publishStatus();
+    this.heartbeat = setInterval(() => { void this.publishStatus(); }, c.heartbeatMs);
+    this.heartbeat.unref();
+    this.startClockSync();
+    if (c.profile) void this.publishProfiles();
+    this.log.info({ workers: c.workers, speed: c.speed, link: c.link ?? 'none', engine: this.pool.engine }, 'device online');
+  }
+
+  /** Stops cleanly: executors finish, the status says OFFLINE. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.clockTimer) clearInterval(this.clockTimer);
+    await this.pool?.stop();
+    try {
+      await this.transport?.publish(topics.deviceStatus(this.config.id), DeviceStatus.encode(this.status(DeviceState.DEVICE_STATE_OFFLINE)), { qos: 1, retain: true });
+    } catch (err) {
+      this.log.debug({ err }, 'offline status not sent');
+    }
+    await this.transport?.close();
+  }
+
+  /** The executors, for tests. */
+  get executors(): readonly ExecutorHandle[] {
+    return this.pool?.handles ?? [];
+  }
+
+  status(state: DeviceState): DeviceStatusInit {
+    const c = this.config;
+    const workers = this.pool?.liveWorkerIds() ?? [];
+    return {
+      deviceId: c.id, role: ROLE[c.role], state, engine: this.pool?.engine ?? '', speed: c.speed, memoryBytes: c.memoryBytes,
+      workers, load: workers.length > 0 ? Math.min(1, this.busy / workers.length) : 0, queuedStages: Math.max(0, this.queued),
+      link: c.link ? { upBps: c.link.upBps, downBps: c.link.downBps, rttMs: c.link.rttMs } : null,
+      power: {
+        preset: this.power.preset ?? '', idleW: this.power.idleW, busyW: this.power.busyW, radio: RADIO[this.power.radio],
+        upAlphaMwPerMbps: this.power.radioModel.upAlphaMwPerMbps, downAlphaMwPerMbps: this.power.radioModel.downAlphaMwPerMbps, betaMw: this.power.radioModel.betaMw,
+      },
+      sentAtMs: Date.now(), seq: this.seq++, heartbeatMs: c.heartbeatMs, incarnation: this.incarnation,
+      models: this.pool?.modelNames() ?? c.models, dataSources: [...c.dataSources.keys()], version: c.version,
+      traceUpBps: this.link?.trace ? this.link.up.bpsAt(Date.now()) : 0,
+    };
+  }
+
+  async publishStatus(): Promise<void> {
+    if (this.stopping || !this.transport?.connected) return;
+    try {
+      await this.transport.publish(topics.deviceStatus(this.config.id), DeviceStatus.encode(this.status(DeviceState.DEVICE_STATE_ONLINE)), { qos: 1, retain: true });
+    } catch (err) {
+      this.log.debug({ err }, 'status not sent');
+    }
+  }
+
+  private async publishProfiles(): Promise<void> {
+    const models: ModelProfileInit[] = [];
+    const variants = this.config.profileLayers ? [true, false] : [true];
+    for (const name of this.config.models) {
+      for (const fused of variants) {
+        try {
+          const profile = await this.pool!.profile(name, fused, this.config.profileRuns);
+          if (profile) models.push(profile);
+        } catch (err) {
+          this.log.warn({ err: toEdgeweaveError(err, 'E_MODEL_LOAD'), model: name }, 'cannot profile model');
+        }
+        if (this.stopping) return;
+      }
+      // Publish as profiles come in, so the planner can use the first models at once.
+      const payload = DeviceProfile.encode(deviceProfileOf(this.config.id, this.pool!.engine, availableParallelism(), totalmem(), this.config.speed, models));
+      await this.transport?.publish(topics.deviceProfile(this.config.id), payload, { qos: 1, retain: true }).catch(() => undefined);
+    }
+    this.log.info({ models: models.length }, 'profile published');
+  }
+
+  // ---- clock ---------------------------------------------------------------
+
+  private startClockSync(): void {
+    let burst = 4;
+    const ping = (): void => {
+      if (!this.transport?.connected) return;
+      const seq = ++this.pingSeq;
+      const t0 = Date.now();
+      this.pings.set(seq, t0);
+      if (this.pings.size > 64) this.pings.delete(this.pings.keys().next().value as number);
+      void this.transport.publish(topics.clockPing(this.config.id), ClockPing.encode({ deviceId: this.config.id, seq, t0Ms: t0 }), { qos: 0 }).catch(() => undefined);
+    };
+    ping();
+    const tick = (): void => {
+      ping();
+      if (burst > 0) {
+        burst--;
+        setTimeout(ping, 200).unref();
+      }
+    };
+    this.clockTimer = setInterval(tick, 5000);
+    this.clockTimer.unref();
+    setTimeout(tick, 300).unref();
+  }
+
+  private onPong(payload: Buffer): void {
+    const t3 = Date.now();
+    let pong: ClockPong;
+    try {
+      pong = ClockPong.decode(payload);
+    } catch {
+      return;
+    }
+    const t0 = this.pings.get(pong.seq);
+    if (t0 === undefined || t0 !== pong.t0Ms) return;
+    this.pings.delete(pong.seq);
+    if (this.clock.addExchange(t0, pong.t1Ms, pong.t2Ms, t3)) this.pool?.broadcastClock(this.clock.offsetMs);
+  }
+
+  // ---- DeviceServices --------------------------------------------------------
+
+  async claim(key: string, workerId: string): Promise<'claimed' | 'running' | 'done'> {
+    return this.ledger.claim(key, workerId);
+  }
+
+  async complete(key: string): Promise<void> {
+    this.ledger.complete(key);
+  }
+
+  async release(key: string): Promise<void> {
+    this.ledger.release(key);
+  }
+
+  async sendDelay(bytes: number): Promise<number> {
+    return this.link ? this.link.sendDelayMs(bytes, Date.now()) : 0;
+  }
+
+  async receiveDelay(bytes: number): Promise<number> {
+    return this.link ? this.link.receiveDelayMs(bytes, Date.now()) : 0;
+  }
+
+  clockOffsetMs(): number {
+    return this.clock.offsetMs;
+  }
+
+  stageQueued(delta: number): void {
+    this.queued += delta;
+  }
+
+  stageBusy(busy: boolean): void {
+    this.busy += busy ? 1 : -1;
+  }
+
+  /** An executor died: its running stages may run elsewhere. */
+  workerLost(workerId: string): void {
+    const n = this.ledger.releaseOwner(workerId);
+    if (n > 0) this.log.warn({ workerId, released: n }, 'executor lost; its running stages were released');
+    void this.publishStatus();
+  }
+}

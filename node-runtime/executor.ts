@@ -1,0 +1,389 @@
+/**
+ * An executor: one MQTT client of a device that takes stage inputs (its share of the
+ * device's inbox, plus its own inbox for joins pinned to it), runs stages one at a time,
+ * sends their outputs on without waiting for them to arrive, reports every stage, and
+ * assembles the job result at a final stage. A stage input is acknowledged only once its
+ * stage has run and its outputs are with the broker (or it was refused), so the work of an
+ * executor that dies is delivered again, to another executor.
+ */
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import { Transport, type IncomingMessage } from '../transport/mqtt-transport.ts';
+import type { ModelHost} from './model-host.ts';
+import { runStageOnData } from './model-host.ts';
+import type { DeviceServices } from './services.ts';
+import { JoinBuffer, producerOf, type ArrivedInput, type CompleteJoin } from './join-buffer.ts';
+import { stageKey } from './ledger.ts';
+import { buildJobResult } from './result.ts';
+import { loadLocalInput, type DataSources } from './data-sources.ts';
+import { AttemptTracker } from './attempts.ts';
+import { radioLegEnergyJ } from '../planner/core/energy.ts';
+import type { DevicePower } from '../planner/core/types.ts';
+import {
+  Assignment, StageInput, StageReport, JobResult, StageStatus,
+  JobPlan, Encoding, type StageSpec, type StageTimingInit, type StageTiming, type StageInputInit, type Route,
+} from '../schemas/generated/edgeweave.ts';
+import { topics, filters } from '../schemas/topics.ts';
+import { decodeTensor, encodeTensor, encodingName, type TensorData, type DecodeLimits } from '../schemas/tensor-codec.ts';
+import { EdgeweaveError, toEdgeweaveError } from '../schemas/errors.ts';
+
+export interface ExecutorOptions {
+  deviceId: string;
+  workerId: string;
+  brokerUrl: string;
+  username?: string;
+  password?: string;
+  ca?: string | Buffer;
+  modelHost: ModelHost;
+  services: DeviceServices;
+  /** Emulated compute speed against this host (1 = no emulation). */
+  speed: number;
+  power: DevicePower;
+  dataSources?: DataSources;
+  limits?: DecodeLimits;
+  /** Partial joins are dropped after this long without completing (default 120 s). */
+  joinTimeoutMs?: number;
+  log?: Logger;
+}
+
+interface RunnableStage {
+  key: string;
+  plan: JobPlan;
+  stage: StageSpec;
+  join: CompleteJoin;
+}
+
+const DEFAULT_LIMITS: DecodeLimits = { maxElements: 2 ** 27, requireFinite: true };
+
+export class Executor {
+  private transport: Transport | undefined;
+  private readonly joins = new JoinBuffer();
+  private readonly attempts = new AttemptTracker();
+  private queue: Promise<void> = Promise.resolve();
+  private readonly log: Logger;
+  private readonly limits: DecodeLimits;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private stopped = false;
+  /** Stages run, for tests and status. */
+  stagesRun = 0;
+
+  constructor(private readonly options: ExecutorOptions) {
+    this.log = (options.log ?? pino({ level: 'silent' })).child({ component: 'executor', workerId: options.workerId });
+    this.limits = options.limits ?? DEFAULT_LIMITS;
+  }
+
+  get clientId(): string {
+    return `${this.options.deviceId}.${this.options.workerId}`;
+  }
+
+  async start(): Promise<void> {
+    const o = this.options;
+    const transportOptions: Parameters<typeof Transport.connect>[0] = {
+      url: o.brokerUrl, clientId: this.clientId, clean: false, log: this.log, username: o.username ?? o.deviceId,
+    };
+    if (o.password !== undefined) transportOptions.password = o.password;
+    if (o.ca !== undefined) transportOptions.ca = o.ca;
+    this.transport = await Transport.connect(transportOptions);
+    await this.transport.subscribe(topics.deviceAssign(o.deviceId), 1, (m) => this.onAssignment(m));
+    await this.transport.subscribe(filters.sharedDeviceInbox(o.deviceId), 1, (m) => this.onStageInput(m), { manualAck: true });
+    await this.transport.subscribe(topics.workerInbox(o.deviceId, o.workerId), 1, (m) => this.onStageInput(m), { manualAck: true });
+    this.expiryTimer = setInterval(() => this.expireJoins(), 1000);
+    this.expiryTimer.unref();
+    this.log.info({ clientId: this.clientId }, 'executor ready');
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
+    await this.queue.catch(() => undefined);
+    await Promise.allSettled([...this.inFlight]);
+    await this.transport?.close();
+  }
+
+  // ---- assignments ----------------------------------------------------------
+
+  private onAssignment(message: IncomingMessage): void {
+    let assignment: Assignment;
+    try {
+      assignment = Assignment.decode(message.payload);
+    } catch (err) {
+      this.log.warn({ err: toEdgeweaveError(err, 'E_DECODE'), topic: message.topic }, 'assignment refused');
+      return;
+    }
+    const { jobId, attempt, plan } = assignment;
+    if (assignment.cancel) {
+      this.attempts.cancel(jobId, attempt);
+      for (const part of this.joins.dropJob(`${jobId}\u0000${attempt}\u0000`)) part.ack();
+      return;
+    }
+    if (!plan || !this.attempts.observe(jobId, attempt)) return;
+    // Pre-build this device's stages so the first input runs at once.
+    for (const stage of plan.stages) {
+      if (stage.deviceId !== this.options.deviceId) continue;
+      this.options.modelHost.stage(plan, stage.taskIds).catch((err: unknown) => {
+        this.log.warn({ err: toEdgeweaveError(err, 'E_STAGE'), jobId, stageId: stage.stageId }, 'cannot pre-build stage');
+      });
+    }
+  }
+
+  // ---- stage inputs ---------------------------------------------------------
+
+  private onStageInput(message: IncomingMessage): void {
+    let input: StageInput;
+    try {
+      input = StageInput.decode(message.payload);
+    } catch (err) {
+      this.log.warn({ err: toEdgeweaveError(err, 'E_DECODE'), topic: message.topic, bytes: message.payload.byteLength }, 'stage input refused');
+      message.ack();
+      return;
+    }
+    const { jobId, attempt, stageId, plan } = input;
+    const stage = plan?.stages.find((s) => s.stageId === stageId);
+    const refuse = (err: EdgeweaveError): void => {
+      this.log.warn({ err, jobId, attempt, stageId }, 'stage input refused');
+      if (plan) this.report(plan, stageId, StageStatus.STAGE_STATUS_REJECTED, undefined, err);
+      message.ack();
+    };
+    if (!plan || !stage) return refuse(new EdgeweaveError('E_STAGE', `stage input for ${jobId}/${stageId} names no stage of its plan`));
+    if (plan.jobId !== jobId || plan.attempt !== attempt) return refuse(new EdgeweaveError('E_STAGE', 'stage input and its plan disagree on job or attempt'));
+    if (stage.deviceId !== this.options.deviceId) return refuse(new EdgeweaveError('E_STAGE', `stage ${stageId} belongs to device ${stage.deviceId}, not ${this.options.deviceId}`));
+    if (!this.attempts.observe(jobId, attempt)) return refuse(new EdgeweaveError('E_STALE_ATTEMPT', `attempt ${attempt} of job ${jobId} was superseded`));
+    const producer = producerOf(input);
+    if (!stage.inputs.some((s) => producerOf(s) === producer)) {
+      return refuse(new EdgeweaveError('E_STAGE', `stage ${stageId} expects no input from ${producer}`));
+    }
+    if (stage.worker !== '' && stage.worker !== this.options.workerId) {
+      // A join pinned to another executor of this device: hand it on, then acknowledge.
+      this.track(this.transport!.publish(topics.workerInbox(this.options.deviceId, stage.worker), message.payload, { qos: 1 })
+        .then(() => message.ack(), (err: unknown) => this.log.warn({ err, jobId, stageId }, 'cannot hand a join input on')));
+      return;
+    }
+    const key = stageKey(jobId, attempt, stageId);
+    const receivedAtMs = Date.now();
+    const bytes = message.payload.byteLength;
+    const crossed = input.fromDevice !== this.options.deviceId;
+    const delay = crossed ? this.options.services.receiveDelay(bytes) : Promise.resolve(0);
+    this.track(delay.then((ms) => sleep(ms)).then(() => {
+      if (this.stopped) return;
+      const arrived: ArrivedInput = { message: input, arrivedAtMs: Date.now(), bytes, downMs: Date.now() - receivedAtMs, ack: () => message.ack() };
+      const complete = this.joins.add(key, stage, arrived, receivedAtMs + (this.options.joinTimeoutMs ?? 120_000));
+      if (complete) this.enqueue({ key, plan, stage, join: complete });
+    }));
+  }
+
+  private enqueue(work: RunnableStage): void {
+    this.options.services.stageQueued(1);
+    const next = this.queue.then(() => this.runStage(work)).catch((err: unknown) => {
+      this.log.error({ err, key: work.key }, 'stage failed unexpectedly');
+    }).finally(() => this.options.services.stageQueued(-1));
+    this.queue = next;
+  }
+
+  private ackAll(join: CompleteJoin): void {
+    for (const part of join.parts) part.ack();
+  }
+
+  private async runStage(work: RunnableStage): Promise<void> {
+    const { plan, stage, join, key } = work;
+    const o = this.options;
+    const services = o.services;
+    if (this.attempts.isSuperseded(plan.jobId, plan.attempt)) {
+      this.ackAll(join);
+      return;
+    }
+    const claim = await services.claim(key, o.workerId);
+    if (claim !== 'claimed') {
+      // Ran already (a redelivery or a duplicate), or another executor is running it now.
+      this.report(plan, stage.stageId, StageStatus.STAGE_STATUS_DUPLICATE);
+      this.ackAll(join);
+      return;
+    }
+    const log = this.log.child({ jobId: plan.jobId, attempt: plan.attempt, stageId: stage.stageId });
+    let outputs: Map<string, TensorData>;
+    let timing: StageTimingInit;
+    const offset = services.clockOffsetMs();
+    try {
+      const { stage: compiled } = await o.modelHost.stage(plan, stage.taskIds);
+      const inputs = this.collectInputs(plan, stage, join, compiled.shapes);
+      const startAtMs = Date.now();
+      services.stageBusy(true);
+      const t0 = performance.now();
+      try {
+        outputs = runStageOnData(compiled, inputs.tensors);
+      } finally {
+        services.stageBusy(false);
+      }
+      const hostMs = performance.now() - t0;
+      // Emulated slowdown: a device `speed` times as fast as this host takes hostMs / speed.
+      if (o.speed !== 1) await sleep(hostMs / o.speed - hostMs);
+      const computeMs = performance.now() - t0;
+      for (const [name, t] of inputs.passThrough) outputs.set(name, t);
+      const latest = join.parts.reduce((a, b) => (b.arrivedAtMs > a.arrivedAtMs ? b : a));
+      const downEnergy = join.parts.reduce((sum, p) => {
+        if (p.message.fromDevice === o.deviceId) return sum;
+        return sum + radioLegEnergyJ(o.power.radioModel, 'down', p.bytes, p.downMs);
+      }, 0);
+      timing = {
+        stageId: stage.stageId, deviceId: o.deviceId, workerId: o.workerId, taskIds: stage.taskIds,
+        firstInputAtMs: join.firstArrivalMs + offset, readyAtMs: join.readyAtMs + offset,
+        startAtMs: startAtMs + offset, endAtMs: startAtMs + offset + computeMs,
+        waitMs: Math.max(0, startAtMs - join.readyAtMs), computeMs,
+        transferInMs: latest.message.fromDevice === o.deviceId ? 0 : Math.max(0, latest.arrivedAtMs + offset - latest.message.sentAtMs),
+        bytesIn: join.parts.reduce((s, p) => s + p.bytes, 0),
+        computeEnergyJ: (o.power.busyW * computeMs) / 1000,
+        radioEnergyJ: downEnergy,
+        predicted: stage.predicted,
+      };
+    } catch (err) {
+      const e = toEdgeweaveError(err, 'E_EXECUTION');
+      log.warn({ err: e }, 'stage failed');
+      await services.release(key);
+      this.report(plan, stage.stageId, StageStatus.STAGE_STATUS_FAILED, undefined, e);
+      this.ackAll(join);
+      return;
+    }
+    this.stagesRun++;
+    const trace = mergeTraces(join.parts.map((p) => p.message.trace));
+    // Send on without waiting: the next stage may compute while these are in flight.
+    this.track(this.sendOutputs(plan, stage, outputs, timing, trace, join).then(
+      async () => {
+        await services.complete(key);
+        this.ackAll(join);
+      },
+      async (err: unknown) => {
+        log.warn({ err }, 'cannot send stage outputs');
+        await services.release(key);
+      },
+    ));
+  }
+
+  /** Tensors the stage needs, by name; model outputs received from other final stages pass through. */
+  private collectInputs(plan: JobPlan, stage: StageSpec, join: CompleteJoin, shapes: Readonly<Record<string, readonly number[]>>): { tensors: Map<string, TensorData>; passThrough: Map<string, TensorData> } {
+    const tensors = new Map<string, TensorData>();
+    for (const part of join.parts) {
+      for (const t of part.message.tensors) tensors.set(t.name, decodeTensor(t, this.limits));
+    }
+    for (const local of stage.localInputs) {
+      tensors.set(local.taskId, loadLocalInput(this.options.dataSources, local.sourceKey, local.taskId, shapes[local.taskId] ?? []));
+    }
+    for (const source of stage.inputs) {
+      if (!tensors.has(source.tensor)) throw new EdgeweaveError('E_TENSOR', `stage ${stage.stageId} did not receive tensor ${source.tensor}`);
+    }
+    const inside = new Set(stage.taskIds);
+    const passThrough = new Map<string, TensorData>();
+    for (const name of plan.outputs) {
+      const t = tensors.get(name);
+      if (t && !inside.has(name)) passThrough.set(name, t);
+    }
+    return { tensors, passThrough };
+  }
+
+  private async sendOutputs(
+    plan: JobPlan, stage: StageSpec, outputs: Map<string, TensorData>, timing: StageTimingInit, upstream: StageTiming[], join: CompleteJoin,
+  ): Promise<void> {
+    const o = this.options;
+    const transport = this.transport!;
+    const offset = o.services.clockOffsetMs();
+    const byStage = new Map<string, Route[]>();
+    for (const route of stage.outputs) {
+      const list = byStage.get(route.toStage) ?? [];
+      list.push(route);
+      byStage.set(route.toStage, list);
+    }
+    // Reserve every message's uplink first, so their energy is known before the first leaves.
+    // A message's size is its tensors plus the plan and trace around them.
+    const envelope = JobPlan.encode(plan).byteLength + 256 * (upstream.length + 1) + 64;
+    const sentAtMs = Date.now() + offset;
+    let upEnergy = 0;
+    let bytesOut = 0;
+    const sends: Array<{ topic: string; init: StageInputInit; delayMs: number }> = [];
+    for (const [toStage, routes] of byStage) {
+      const tensors = routes.map((r) => {
+        const t = outputs.get(r.tensor);
+        if (!t) throw new EdgeweaveError('E_STAGE', `stage ${stage.stageId} did not produce ${r.tensor} for ${toStage}`);
+        return encodeTensor(t, { name: r.tensor, encoding: encodingName(r.encoding), ...quantisationOf(join, r.tensor, r.encoding) });
+      });
+      const size = envelope + tensors.reduce((s, t) => s + (t.data?.byteLength ?? 0) + 16, 0);
+      const first = routes[0]!;
+      const crosses = first.toDevice !== o.deviceId;
+      const delayMs = crosses ? await o.services.sendDelay(size) : 0;
+      if (crosses) upEnergy += radioLegEnergyJ(o.power.radioModel, 'up', size, delayMs);
+      bytesOut += size;
+      const topic = first.toWorker !== '' ? topics.workerInbox(first.toDevice, first.toWorker) : topics.deviceInbox(first.toDevice);
+      sends.push({ topic, delayMs, init: { jobId: plan.jobId, attempt: plan.attempt, stageId: toStage, plan, tensors, fromDevice: o.deviceId, fromStage: stage.stageId, sentAtMs } });
+    }
+    const finalTiming: StageTimingInit = { ...timing, radioEnergyJ: (timing.radioEnergyJ ?? 0) + upEnergy, bytesOut };
+    const trace = [...upstream, finalTiming];
+    const published = sends.map(({ topic, init, delayMs }) => {
+      const payload = StageInput.encode({ ...init, emulatedUpMs: delayMs, trace });
+      return sleep(delayMs).then(() => transport.publish(topic, payload, { qos: 1 }));
+    });
+    if (stage.final) published.push(this.publishResult(plan, stage, outputs, trace));
+    await Promise.all(published);
+    this.report(plan, stage.stageId, StageStatus.STAGE_STATUS_OK, finalTiming);
+  }
+
+  private async publishResult(plan: JobPlan, stage: StageSpec, outputs: Map<string, TensorData>, trace: StageTimingInit[]): Promise<void> {
+    const o = this.options;
+    const model = await o.modelHost.model(plan.model);
+    const result = buildJobResult({ plan, outputs, trace, model, producedBy: o.deviceId, nowRefMs: Date.now() + o.services.clockOffsetMs() });
+    const payload = JobResult.encode(result);
+    const crosses = plan.originDevice !== o.deviceId;
+    const delayMs = crosses ? await o.services.sendDelay(payload.byteLength) : 0;
+    await sleep(delayMs);
+    await this.transport!.publish(topics.jobResult(plan.originDevice, plan.jobId), payload, { qos: 1 });
+    this.log.debug({ jobId: plan.jobId, stageId: stage.stageId }, 'result sent');
+  }
+
+  private report(plan: JobPlan, stageId: string, status: StageStatus, timing?: StageTimingInit, error?: EdgeweaveError): void {
+    const transport = this.transport;
+    if (!transport) return;
+    const payload = StageReport.encode({
+      jobId: plan.jobId, attempt: plan.attempt, stageId, deviceId: this.options.deviceId, workerId: this.options.workerId,
+      status, timing: timing ?? null, error: error ? { code: error.code, message: error.message } : null,
+      sentAtMs: Date.now() + this.options.services.clockOffsetMs(),
+    });
+    this.track(transport.publish(topics.jobReport(plan.originDevice, plan.jobId), payload, { qos: 1 }).catch((err: unknown) => {
+      this.log.debug({ err }, 'report not sent');
+    }));
+  }
+
+  private expireJoins(): void {
+    for (const { key, parts } of this.joins.expire(Date.now())) {
+      const first = parts[0]?.message;
+      this.log.warn({ key: key.split('\u0000').join('/'), parts: parts.length }, 'partial join expired');
+      if (first?.plan) this.report(first.plan, first.stageId, StageStatus.STAGE_STATUS_FAILED, undefined, new EdgeweaveError('E_TIMEOUT', 'not every input of the stage arrived in time'));
+      for (const p of parts) p.ack();
+    }
+  }
+
+  private track<T>(p: Promise<T>): void {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+}
+
+/**
+ * Quantisation to reuse when re-encoding a tensor that arrived as 8-bit pixels: the same
+ * scale and zero point keep it exact, where fresh min/max quantisation would not.
+ */
+function quantisationOf(join: CompleteJoin, name: string, encoding: Encoding): { scale?: number; zeroPoint?: number } {
+  if (encoding !== Encoding.ENCODING_UINT8) return {};
+  for (const part of join.parts) {
+    const t = part.message.tensors.find((x) => x.name === name);
+    if (t && t.encoding === Encoding.ENCODING_UINT8) return { scale: t.scale, zeroPoint: t.zeroPoint };
+  }
+  return {};
+}
+
+function sleep(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+}
+
+/** The traces of every input, each stage once (paths that share an ancestor carry it twice). */
+export function mergeTraces(traces: StageTiming[][]): StageTiming[] {
+  const seen = new Map<string, StageTiming>();
+  for (const trace of traces) for (const t of trace) if (!seen.has(t.stageId)) seen.set(t.stageId, t);
+  return [...seen.values()];
+}

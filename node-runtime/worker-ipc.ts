@@ -1,0 +1,39 @@
+/** Messages between a device process and its worker processes (Node IPC, advanced serialization). */
+import type { DevicePower } from '../planner/core/types.ts';
+import type { DataSourceSpec } from './data-sources.ts';
+import type { ErrorCode } from '../schemas/errors.ts';
+
+export interface WorkerInit {
+  deviceId: string;
+  workerId: string;
+  brokerUrl: string;
+  username?: string;
+  password?: string;
+  ca?: string;
+  speed: number;
+  power: DevicePower;
+  models: string[];
+  dataSources: Array<[string, DataSourceSpec]>;
+  dataDir: string;
+  cacheDir?: string;
+  engine?: 'tfjs-node' | 'wasm' | 'cpu';
+  clockOffsetMs: number;
+  logLevel: string;
+}
+
+export type CallOp = 'claim' | 'complete' | 'release' | 'sendDelay' | 'receiveDelay';
+
+export type ParentMessage =
+  | { type: 'init'; init: WorkerInit }
+  | { type: 'reply'; id: number; value: unknown }
+  | { type: 'clock'; offsetMs: number }
+  | { type: 'profile'; id: number; name: string; fused: boolean; runs: number }
+  | { type: 'stop' };
+
+export type ChildMessage =
+  | { type: 'ready'; engine: string; models: string[] }
+  | { type: 'call'; id: number; op: CallOp; args: unknown[] }
+  | { type: 'busy'; busy: boolean }
+  | { type: 'queued'; delta: number }
+  | { type: 'result'; id: number; value?: unknown; error?: { code: ErrorCode; message: string } }
+  | { type: 'fatal'; message: string };

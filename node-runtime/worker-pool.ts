@@ -1,0 +1,238 @@
+/**
+ * The executors of a device. One worker runs in the device's own process; with more, each
+ * is a child process (its own MQTT client, its own tfjs) supervised here: a worker that dies
+ * is restarted under the same client id, so its persistent session picks up what was queued
+ * for it, and the stages it was running are released for the others.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import type { ModelProfileInit } from '../schemas/generated/edgeweave.ts';
+import { EdgeweaveError } from '../schemas/errors.ts';
+import type { WorkerInit, ChildMessage, ParentMessage } from './worker-ipc.ts';
+import type { DataSourceSpec } from './data-sources.ts';
+import type { ClaimOutcome } from './ledger.ts';
+import type { DevicePower } from '../planner/core/types.ts';
+
+export interface ExecutorHandle {
+  workerId: string;
+  alive: boolean;
+  pid: number | undefined;
+  /** Stages run (in-process executor only; forked ones report through their stage reports). */
+  stagesRun(): number;
+  /** Kills a forked worker (tests); in-process: a no-op. */
+  kill(signal?: NodeJS.Signals): void;
+}
+
+interface InProcess {
+  kind: 'local';
+  handle: ExecutorHandle;
+  stop(): Promise<void>;
+  profile(name: string, fused: boolean, runs: number): Promise<ModelProfileInit>;
+  modelNames(): string[];
+}
+
+interface Forked {
+  kind: 'fork';
+  handle: ExecutorHandle;
+  child: ChildProcess | undefined;
+  ready: boolean;
+  restarts: number;
+}
+
+/** What the pool needs of its device. */
+export interface PoolHost {
+  readonly config: {
+    id: string; brokerUrl: string; username?: string; password?: string; ca?: string; speed: number; workers: number;
+    models: string[]; dataSources: ReadonlyMap<string, DataSourceSpec>; dataDir: string; cacheDir?: string; engine?: 'tfjs-node' | 'wasm' | 'cpu';
+  };
+  readonly power: DevicePower;
+  clockOffsetMs(): number;
+  claim(key: string, workerId: string): Promise<ClaimOutcome>;
+  complete(key: string): Promise<void>;
+  release(key: string): Promise<void>;
+  sendDelay(bytes: number): Promise<number>;
+  receiveDelay(bytes: number): Promise<number>;
+  stageQueued(delta: number): void;
+  stageBusy(busy: boolean): void;
+  workerLost(workerId: string): void;
+  publishStatus(): Promise<void>;
+}
+
+const WORKER_MAIN = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
+
+export class WorkerPool {
+  private local: InProcess | undefined;
+  private readonly forks: Forked[] = [];
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private nextCall = 1;
+  private stopping = false;
+  engine = '';
+  private models: string[] = [];
+
+  constructor(private readonly device: PoolHost, private readonly log: Logger) {}
+
+  get handles(): ExecutorHandle[] {
+    return this.local ? [this.local.handle] : this.forks.map((f) => f.handle);
+  }
+
+  liveWorkerIds(): string[] {
+    return this.handles.filter((h) => h.alive).map((h) => h.workerId);
+  }
+
+  modelNames(): string[] {
+    return this.local ? this.local.modelNames() : this.models;
+  }
+
+  async start(): Promise<void> {
+    const c = this.device.config;
+    if (c.workers <= 1) {
+      await this.startLocal();
+      return;
+    }
+    const ready: Array<Promise<void>> = [];
+    for (let i = 0; i < c.workers; i++) {
+      const f: Forked = { kind: 'fork', child: undefined, ready: false, restarts: 0, handle: undefined as unknown as ExecutorHandle };
+      f.handle = {
+        workerId: `w${i}`, alive: false, pid: undefined, stagesRun: () => 0,
+        kill: (signal: NodeJS.Signals = 'SIGKILL') => { f.child?.kill(signal); },
+      };
+      this.forks.push(f);
+      ready.push(this.spawn(f));
+    }
+    await Promise.all(ready);
+  }
+
+  private async startLocal(): Promise<void> {
+    const c = this.device.config;
+    const [{ initEngine }, { ModelHost }, { Executor }, { hostProfile, scaledModelProfile }] = await Promise.all([
+      import('../models/index.ts'), import('./model-host.ts'), import('./executor.ts'), import('./profiles.ts'),
+    ]);
+    const info = await initEngine({ ...(c.engine ? { engine: c.engine } : {}), log: this.log });
+    this.engine = info.name;
+    const host = new ModelHost({ models: c.models, log: this.log, ...(c.cacheDir ? { cacheDir: c.cacheDir } : {}) });
+    await host.loadAll();
+    const executor = new Executor({
+      deviceId: c.id, workerId: 'w0', brokerUrl: c.brokerUrl, modelHost: host, services: this.device, speed: c.speed,
+      power: this.device.power, dataSources: c.dataSources, log: this.log,
+      ...(c.username !== undefined ? { username: c.username } : {}), ...(c.password !== undefined ? { password: c.password } : {}),
+      ...(c.ca !== undefined ? { ca: c.ca } : {}),
+    });
+    await executor.start();
+    this.local = {
+      kind: 'local',
+      handle: { workerId: 'w0', alive: true, pid: process.pid, stagesRun: () => executor.stagesRun, kill: () => undefined },
+      stop: () => executor.stop(),
+      modelNames: () => host.names(),
+      profile: async (name, fused, runs) => scaledModelProfile(await hostProfile(host, name, { dataDir: c.dataDir, fused, runs, log: this.log }), c.speed),
+    };
+  }
+
+  private spawn(f: Forked): Promise<void> {
+    const c = this.device.config;
+    const init: WorkerInit = {
+      deviceId: c.id, workerId: f.handle.workerId, brokerUrl: c.brokerUrl, speed: c.speed, power: this.device.power,
+      models: c.models, dataSources: [...c.dataSources.entries()], dataDir: c.dataDir, clockOffsetMs: this.device.clockOffsetMs(),
+      logLevel: this.log.level,
+      ...(c.username !== undefined ? { username: c.username } : {}), ...(c.password !== undefined ? { password: c.password } : {}),
+      ...(c.ca !== undefined ? { ca: c.ca } : {}), ...(c.cacheDir !== undefined ? { cacheDir: c.cacheDir } : {}),
+      ...(c.engine !== undefined ? { engine: c.engine } : {}),
+    };
+    const child = fork(WORKER_MAIN, [], { execArgv: ['--import', 'tsx'], serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    f.child = child;
+    f.handle.pid = child.pid;
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      child.on('message', (raw) => {
+        const msg = raw as ChildMessage;
+        switch (msg.type) {
+          case 'ready':
+            f.ready = true;
+            f.handle.alive = true;
+            this.engine = msg.engine;
+            this.models = msg.models;
+            if (!settled) { settled = true; resolve(); }
+            void this.device.publishStatus();
+            break;
+          case 'call':
+            void this.answer(child, msg);
+            break;
+          case 'busy':
+            this.device.stageBusy(msg.busy);
+            break;
+          case 'queued':
+            this.device.stageQueued(msg.delta);
+            break;
+          case 'result': {
+            const p = this.pending.get(msg.id);
+            if (!p) break;
+            this.pending.delete(msg.id);
+            if (msg.error !== undefined) p.reject(new EdgeweaveError(msg.error.code, msg.error.message));
+            else p.resolve(msg.value);
+            break;
+          }
+          case 'fatal':
+            this.log.error({ workerId: f.handle.workerId, message: msg.message }, 'worker failed to start');
+            if (!settled) { settled = true; reject(new EdgeweaveError('E_CONFIG', `worker ${f.handle.workerId}: ${msg.message}`)); }
+            break;
+        }
+      });
+      child.on('exit', (code, signal) => {
+        f.handle.alive = false;
+        f.ready = false;
+        this.device.workerLost(f.handle.workerId);
+        if (this.stopping) return;
+        this.log.warn({ workerId: f.handle.workerId, code, signal }, 'worker exited; restarting');
+        if (!settled) { settled = true; reject(new EdgeweaveError('E_CONFIG', `worker ${f.handle.workerId} exited during start (code ${code})`)); return; }
+        f.restarts++;
+        const backoff = Math.min(5000, 200 * 2 ** Math.min(f.restarts, 5));
+        setTimeout(() => { if (!this.stopping) this.spawn(f).catch((err: unknown) => this.log.error({ err }, 'worker restart failed')); }, backoff).unref();
+      });
+      const send: ParentMessage = { type: 'init', init };
+      child.send(send);
+    });
+  }
+
+  private async answer(child: ChildProcess, msg: Extract<ChildMessage, { type: 'call' }>): Promise<void> {
+    const d = this.device;
+    let value: unknown;
+    switch (msg.op) {
+      case 'claim': value = await d.claim(msg.args[0] as string, msg.args[1] as string); break;
+      case 'complete': value = await d.complete(msg.args[0] as string); break;
+      case 'release': value = await d.release(msg.args[0] as string); break;
+      case 'sendDelay': value = await d.sendDelay(msg.args[0] as number); break;
+      case 'receiveDelay': value = await d.receiveDelay(msg.args[0] as number); break;
+    }
+    const reply: ParentMessage = { type: 'reply', id: msg.id, value };
+    if (child.connected) child.send(reply);
+  }
+
+  broadcastClock(offsetMs: number): void {
+    const msg: ParentMessage = { type: 'clock', offsetMs };
+    for (const f of this.forks) if (f.child?.connected) f.child.send(msg);
+  }
+
+  async profile(name: string, fused: boolean, runs: number): Promise<ModelProfileInit | undefined> {
+    if (this.local) return this.local.profile(name, fused, runs);
+    const f = this.forks.find((x) => x.ready && x.child?.connected);
+    if (!f?.child) return undefined;
+    const id = this.nextCall++;
+    const msg: ParentMessage = { type: 'profile', id, name, fused, runs };
+    const result = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    f.child.send(msg);
+    return (await result) as ModelProfileInit;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.local) await this.local.stop();
+    await Promise.all(this.forks.map((f) => new Promise<void>((resolve) => {
+      const child = f.child;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.once('exit', () => { clearTimeout(timer); resolve(); });
+      if (child.connected) child.send({ type: 'stop' } satisfies ParentMessage);
+      else child.kill('SIGTERM');
+    })));
+  }
+}

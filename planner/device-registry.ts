@@ -1,0 +1,228 @@
+/**
+ * What a planner knows of the devices: their retained statuses and profiles, whether they
+ * are alive (status ONLINE and a heartbeat within three intervals), the work already placed
+ * on them, and what it has learned from measurements: each device's compute speed against
+ * the prediction, and its link's bandwidth and RTT. Plain data and arithmetic, no I/O.
+ */
+import {
+  DeviceState, Role, Radio, type DeviceStatus, type DeviceProfile, type StageTiming,
+} from '../schemas/generated/edgeweave.ts';
+import type { BusyInterval, DeviceRole, DeviceSpec, LinkSpec, RadioKind } from './core/types.ts';
+
+/** The link assumed for a device that announces none (no emulation: a LAN). */
+export const DEFAULT_LINK: LinkSpec = { upBps: 1e9, downBps: 1e9, rttMs: 1 };
+
+/** Weight of a new measurement in the running estimates. */
+const ALPHA = 0.5;
+
+interface Busy {
+  jobId: string;
+  worker: number;
+  startAtMs: number;
+  endAtMs: number;
+}
+
+export interface DeviceRecord {
+  status: DeviceStatus;
+  profile: DeviceProfile | undefined;
+  /** Local (planner) clock when the last status arrived. */
+  seenAtMs: number;
+  /** Multiplies predicted compute (learned: measured / predicted). */
+  loadFactor: number;
+  /** Learned link, or the announced one until something was measured. */
+  link: LinkSpec;
+  /** Measured / announced uplink, to carry learning across trace updates. */
+  upCorrection: number;
+  measuredTransfers: number;
+  busy: Busy[];
+}
+
+const ROLE: Partial<Record<Role, DeviceRole>> = { [Role.ROLE_IOT]: 'iot', [Role.ROLE_EDGE]: 'edge', [Role.ROLE_CLOUD]: 'cloud' };
+const RADIO: Partial<Record<Radio, RadioKind>> = { [Radio.RADIO_WIFI]: 'wifi', [Radio.RADIO_LTE]: 'lte', [Radio.RADIO_3G]: '3g', [Radio.RADIO_WIRED]: 'wired' };
+
+function announcedLink(status: DeviceStatus): LinkSpec {
+  const l = status.link;
+  const base = l && l.upBps > 0 && l.downBps > 0 ? { upBps: l.upBps, downBps: l.downBps, rttMs: l.rttMs } : { ...DEFAULT_LINK };
+  if (status.traceUpBps > 0) base.upBps = status.traceUpBps;
+  return base;
+}
+
+export class DeviceRegistry {
+  private readonly devices = new Map<string, DeviceRecord>();
+
+  /** Records a status; returns 'offline' when this status takes a live device offline. */
+  updateStatus(status: DeviceStatus, nowMs: number): 'online' | 'offline' | 'unchanged' {
+    const id = status.deviceId;
+    const before = this.devices.get(id);
+    const wasAlive = before ? this.isAlive(before, nowMs) : false;
+    if (!before || before.status.incarnation !== status.incarnation) {
+      const link = announcedLink(status);
+      this.devices.set(id, { status, profile: before?.profile, seenAtMs: nowMs, loadFactor: 1, link, upCorrection: 1, measuredTransfers: 0, busy: before?.busy ?? [] });
+    } else {
+      before.status = status;
+      before.seenAtMs = nowMs;
+      const announced = announcedLink(status);
+      if (status.traceUpBps > 0) before.link = { ...before.link, upBps: announced.upBps * before.upCorrection };
+      else if (before.measuredTransfers === 0) before.link = announced;
+    }
+    const alive = this.isAlive(this.devices.get(id)!, nowMs);
+    if (wasAlive && !alive) return 'offline';
+    if (!wasAlive && alive) return 'online';
+    return 'unchanged';
+  }
+
+  updateProfile(profile: DeviceProfile): void {
+    const rec = this.devices.get(profile.deviceId);
+    if (rec) rec.profile = profile;
+    else {
+      // A profile before any status: keep it until the status comes.
+      this.pendingProfiles.set(profile.deviceId, profile);
+    }
+  }
+
+  private readonly pendingProfiles = new Map<string, DeviceProfile>();
+
+  get(id: string): DeviceRecord | undefined {
+    const rec = this.devices.get(id);
+    if (rec && !rec.profile) {
+      const p = this.pendingProfiles.get(id);
+      if (p) {
+        rec.profile = p;
+        this.pendingProfiles.delete(id);
+      }
+    }
+    return rec;
+  }
+
+  isAlive(rec: DeviceRecord, nowMs: number): boolean {
+    if (rec.status.state !== DeviceState.DEVICE_STATE_ONLINE) return false;
+    const interval = rec.status.heartbeatMs > 0 ? rec.status.heartbeatMs : 5000;
+    return nowMs - rec.seenAtMs <= 3 * interval + 1000;
+  }
+
+  /** Devices whose heartbeats stopped since the last check (presumed offline). */
+  expire(nowMs: number): string[] {
+    const gone: string[] = [];
+    for (const [id, rec] of this.devices) {
+      if (rec.status.state === DeviceState.DEVICE_STATE_ONLINE && !this.isAlive(rec, nowMs)) {
+        rec.status = { ...rec.status, state: DeviceState.DEVICE_STATE_OFFLINE };
+        gone.push(id);
+      }
+    }
+    return gone;
+  }
+
+  ids(): string[] {
+    return [...this.devices.keys()];
+  }
+
+  aliveIds(nowMs: number): string[] {
+    return [...this.devices.values()].filter((r) => this.isAlive(r, nowMs)).map((r) => r.status.deviceId);
+  }
+
+  /** Per-task latency (ms on that device) from its profile of `model`, for the fused or layer DAG. */
+  profileMs(rec: DeviceRecord, model: string, fused: boolean): Record<string, number> | undefined {
+    const m = this.get(rec.status.deviceId)?.profile?.models.find((p) => p.model?.name === model && p.fused === fused);
+    if (!m || m.tasks.length === 0) return undefined;
+    const out: Record<string, number> = {};
+    for (const t of m.tasks) out[t.taskId] = t.latencyMs;
+    return out;
+  }
+
+  /** The model hash devices report for `model` (from their profiles), if they agree. */
+  modelHash(model: string): string {
+    const hashes = new Set<string>();
+    for (const rec of this.devices.values()) {
+      for (const m of rec.profile?.models ?? []) if (m.model?.name === model && m.model.sha256) hashes.add(m.model.sha256);
+    }
+    return hashes.size === 1 ? [...hashes][0]! : '';
+  }
+
+  /** The planner's view of a device as the core wants it. */
+  spec(rec: DeviceRecord, model: string, fused: boolean, nowMs: number): DeviceSpec {
+    const s = rec.status;
+    const power = s.power;
+    const spec: DeviceSpec = {
+      id: s.deviceId,
+      role: ROLE[s.role] ?? 'edge',
+      speed: s.speed > 0 ? s.speed : 1,
+      memoryBytes: s.memoryBytes > 0 ? s.memoryBytes : 8 * 2 ** 30,
+      link: { ...rec.link },
+      workers: Math.max(1, s.workers.length),
+      loadFactor: rec.loadFactor,
+      busy: this.busyIntervals(rec, nowMs),
+    };
+    const radio = power ? RADIO[power.radio] : undefined;
+    if (radio) spec.radio = radio;
+    if (power && power.busyW > 0) {
+      spec.power = {
+        idleW: power.idleW, busyW: power.busyW,
+        radioModel: {
+          ...(power.upAlphaMwPerMbps > 0 ? { upAlphaMwPerMbps: power.upAlphaMwPerMbps } : {}),
+          ...(power.downAlphaMwPerMbps > 0 ? { downAlphaMwPerMbps: power.downAlphaMwPerMbps } : {}),
+          ...(power.betaMw > 0 ? { betaMw: power.betaMw } : {}),
+        },
+      };
+    }
+    const profileMs = this.profileMs(rec, model, fused);
+    if (profileMs) spec.profileMs = profileMs;
+    return spec;
+  }
+
+  private busyIntervals(rec: DeviceRecord, nowMs: number): BusyInterval[] {
+    rec.busy = rec.busy.filter((b) => b.endAtMs > nowMs);
+    return rec.busy.map((b) => ({ startMs: Math.max(0, b.startAtMs - nowMs), endMs: b.endAtMs - nowMs, worker: b.worker }));
+  }
+
+  /** Records work placed on a device by a plan (times absolute, planner clock). */
+  addBusy(deviceId: string, jobId: string, worker: number, startAtMs: number, endAtMs: number): void {
+    this.devices.get(deviceId)?.busy.push({ jobId, worker, startAtMs, endAtMs });
+  }
+
+  /** A job finished or was re-planned: its placed work no longer occupies anyone. */
+  clearBusy(jobId: string): void {
+    for (const rec of this.devices.values()) rec.busy = rec.busy.filter((b) => b.jobId !== jobId);
+  }
+
+  /** Learns from a measured stage: compute against the prediction. */
+  learnCompute(deviceId: string, timing: StageTiming): void {
+    const rec = this.devices.get(deviceId);
+    const predicted = timing.predicted?.computeMs ?? 0;
+    if (!rec || predicted <= 0.5 || timing.computeMs <= 0) return;
+    // The prediction already includes the current factor; scale it by the observed ratio.
+    const ratio = Math.min(10, Math.max(0.1, timing.computeMs / predicted));
+    rec.loadFactor = Math.exp((1 - ALPHA) * Math.log(rec.loadFactor) + ALPHA * Math.log(rec.loadFactor * ratio));
+  }
+
+  /**
+   * Learns from a measured transfer of `bytes` from `from` to `to` taking `measuredMs`: the
+   * difference from the prediction is shared between the sender's uplink and the receiver's
+   * downlink in proportion to their predicted share, and each leg's bandwidth re-estimated.
+   */
+  learnTransfer(from: string, to: string, bytes: number, measuredMs: number): void {
+    const a = this.devices.get(from);
+    const b = this.devices.get(to);
+    if (!a || !b || from === to || bytes <= 0 || !(measuredMs > 0)) return;
+    const bits = bytes * 8;
+    const up = (bits / a.link.upBps) * 1000 + a.link.rttMs / 2;
+    const down = (bits / b.link.downBps) * 1000 + b.link.rttMs / 2;
+    const residual = measuredMs - up - down;
+    const upNew = up + (residual * up) / (up + down);
+    const downNew = down + (residual * down) / (up + down);
+    const upBps = bits / Math.max(1e-3, (upNew - a.link.rttMs / 2) / 1000);
+    const downBps = bits / Math.max(1e-3, (downNew - b.link.rttMs / 2) / 1000);
+    // Small messages say little about bandwidth: weight by how much of the leg is serialisation.
+    const wUp = ALPHA * Math.min(1, (bits / a.link.upBps) * 1000 / Math.max(1, up));
+    const wDown = ALPHA * Math.min(1, (bits / b.link.downBps) * 1000 / Math.max(1, down));
+    if (upBps > 0 && Number.isFinite(upBps)) {
+      const announced = announcedLink(a.status).upBps;
+      a.link.upBps = Math.exp((1 - wUp) * Math.log(a.link.upBps) + wUp * Math.log(upBps));
+      a.upCorrection = a.link.upBps / announced;
+      a.measuredTransfers++;
+    }
+    if (downBps > 0 && Number.isFinite(downBps)) {
+      b.link.downBps = Math.exp((1 - wDown) * Math.log(b.link.downBps) + wDown * Math.log(downBps));
+      b.measuredTransfers++;
+    }
+  }
+}

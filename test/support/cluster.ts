@@ -1,0 +1,119 @@
+/**
+ * A whole edgeweave system in one test process: the embedded broker on port 0 (or a given
+ * broker URL), planners, and devices (each with its real executors and MQTT clients). Devices
+ * with `workers > 1` fork real worker processes. Waits are on events, bounded by timeouts.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { startBroker, type BrokerHandle } from '../../broker/index.ts';
+import { PlannerService } from '../../planner/service.ts';
+import { Device, type DeviceConfig } from '../../node-runtime/device.ts';
+import { JobClient } from '../../node-runtime/client.ts';
+import type { DataSourceSpec } from '../../node-runtime/data-sources.ts';
+import type { LinkSpec } from '../../node-runtime/link.ts';
+import { withTimeout } from './mqtt.ts';
+
+export interface DeviceSetup {
+  id: string;
+  role: DeviceConfig['role'];
+  speed?: number;
+  link?: LinkSpec;
+  tracePath?: string;
+  workers?: number;
+  models?: string[];
+  data?: Record<string, DataSourceSpec>;
+  memoryMiB?: number;
+  profile?: boolean;
+}
+
+export interface ClusterOptions {
+  devices: DeviceSetup[];
+  planners?: number;
+  /** Use this broker instead of starting the embedded one. */
+  brokerUrl?: string;
+  algorithm?: string;
+  log?: Logger;
+}
+
+export interface Cluster {
+  brokerUrl: string;
+  broker: BrokerHandle | undefined;
+  planners: PlannerService[];
+  devices: Map<string, Device>;
+  dataDir: string;
+  client(origin: string): Promise<JobClient>;
+  /** Resolves when every planner sees every device online (with its profile, when profiled). */
+  ready(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const TEST_DATA_DIR = process.env['EDGEWEAVE_TEST_DATA_DIR'] ?? join(process.cwd(), '.edgeweave');
+
+export function testLog(): Logger {
+  return pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }, pino.destination(2));
+}
+
+export async function startCluster(options: ClusterOptions): Promise<Cluster> {
+  const log = options.log ?? testLog();
+  const broker = options.brokerUrl ? undefined : await startBroker({ port: 0, wsPort: null, log });
+  const brokerUrl = options.brokerUrl ?? broker!.url;
+  const dataDir = mkdtempSync(join(tmpdir(), 'edgeweave-test-'));
+  const planners: PlannerService[] = [];
+  const clients: JobClient[] = [];
+  const devices = new Map<string, Device>();
+  const cluster: Cluster = {
+    brokerUrl, broker, planners, devices, dataDir,
+    async client(origin) {
+      const c = await JobClient.connect({ brokerUrl, origin, log });
+      clients.push(c);
+      return c;
+    },
+    async ready(timeoutMs = 60_000) {
+      const want = options.devices.map((d) => d.id);
+      await withTimeout((async () => {
+        for (;;) {
+          const now = Date.now();
+          const ok = planners.every((p) => want.every((id) => {
+            const rec = p.registry.get(id);
+            if (!rec || !p.registry.isAlive(rec, now)) return false;
+            const setup = options.devices.find((d) => d.id === id)!;
+            return setup.profile === false || (rec.profile?.models.length ?? 0) >= (setup.models ?? ['chain']).length;
+          }));
+          if (ok) return;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      })(), timeoutMs, () => 'waiting for the devices to come online');
+    },
+    async close() {
+      await Promise.allSettled(clients.map((c) => c.close()));
+      await Promise.allSettled([...devices.values()].map((d) => d.stop()));
+      await Promise.allSettled(planners.map((p) => p.stop()));
+      await broker?.close();
+    },
+  };
+  try {
+    for (let i = 0; i < (options.planners ?? 1); i++) {
+      const p = new PlannerService({ id: `p${i + 1}`, brokerUrl, algorithm: options.algorithm ?? 'auto', log });
+      await p.start();
+      planners.push(p);
+    }
+    for (const d of options.devices) {
+      const config: DeviceConfig = {
+        id: d.id, role: d.role, brokerUrl, speed: d.speed ?? 1, memoryBytes: (d.memoryMiB ?? 8192) * 2 ** 20, workers: d.workers ?? 1,
+        models: d.models ?? ['chain'], dataSources: new Map(Object.entries(d.data ?? {})), dataDir: TEST_DATA_DIR,
+        cacheDir: join(TEST_DATA_DIR, 'models'), heartbeatMs: 1000, profile: d.profile ?? true, profileLayers: false, profileRuns: 2, version: 'test',
+      };
+      if (d.link) config.link = d.link;
+      if (d.tracePath) config.tracePath = d.tracePath;
+      const device = new Device(config, log.child({ deviceId: d.id }));
+      await device.start();
+      devices.set(d.id, device);
+    }
+  } catch (err) {
+    await cluster.close();
+    throw err;
+  }
+  return cluster;
+}

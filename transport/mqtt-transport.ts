@@ -1,0 +1,187 @@
+/**
+ * The runtime's only door to MQTT: connect, subscribe with per-subscription handlers,
+ * publish (resolving when the broker has the message), and acknowledge QoS 1 messages
+ * late. MQTT.js acknowledges a QoS 1 message when `handleMessage` calls back, and it
+ * processes the next incoming packet only after that; holding the callback would stall
+ * every later message, keep-alive responses included. So for subscriptions with
+ * `manualAck`, handleMessage calls back at once with a marker that makes MQTT.js skip its
+ * PUBACK (the packet pump continues either way), and `message.ack()` sends the PUBACK
+ * later — on the same connection only: after a reconnect the broker redelivers, and a
+ * stale PUBACK could acknowledge another message that reuses the packet id.
+ * This uses MQTT.js internals (`_sendPacket`), pinned by the mqtt version range.
+ */
+import mqtt, { type IClientOptions, type MqttClient, type IPublishPacket } from 'mqtt';
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import { parseSharedFilter, topicMatches } from '../schemas/topics.ts';
+import { EdgeweaveError } from '../schemas/errors.ts';
+
+export interface TransportOptions {
+  url: string;
+  clientId: string;
+  username?: string;
+  password?: string;
+  /** false: a persistent session; the broker keeps subscriptions and queued QoS 1 messages while away. */
+  clean?: boolean;
+  will?: { topic: string; payload: Uint8Array; qos: 0 | 1; retain: boolean };
+  /** CA certificate(s) for TLS (mqtts:// or wss://). */
+  ca?: string | Buffer;
+  rejectUnauthorized?: boolean;
+  keepaliveS?: number;
+  reconnectPeriodMs?: number;
+  connectTimeoutMs?: number;
+  log?: Logger;
+}
+
+export interface IncomingMessage {
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1 | 2;
+  /** The broker says it delivered this before (a redelivery after a reconnect). */
+  dup: boolean;
+  /** Acknowledges the message (a no-op for QoS 0, for auto-acked subscriptions, and after a reconnect). */
+  ack(): void;
+}
+
+export type MessageHandler = (message: IncomingMessage) => void;
+
+interface Subscription {
+  /** The filter as subscribed (maybe `$share/...`). */
+  filter: string;
+  /** The filter topics are matched against (without the `$share/{group}/` prefix). */
+  match: string;
+  qos: 0 | 1;
+  manualAck: boolean;
+  handler: MessageHandler;
+}
+
+const DEFER_PUBACK = new Error('puback deferred');
+
+export class Transport {
+  private readonly subscriptions: Subscription[] = [];
+  private readonly deferred = new WeakSet<IPublishPacket>();
+  private connectionSeq = 0;
+  private closed = false;
+
+  private constructor(readonly client: MqttClient, private readonly log: Logger) {
+    client.on('connect', () => {
+      this.connectionSeq++;
+      // Small messages (acks, reports) must not wait out Nagle's algorithm.
+      (client.stream as { setNoDelay?: (v: boolean) => void } | undefined)?.setNoDelay?.(true);
+      log.debug({ seq: this.connectionSeq }, 'connected');
+    });
+    client.on('message', (topic, payload, packet) => this.dispatch(topic, payload, packet));
+    client.handleMessage = (packet, callback) => {
+      if (this.deferred.has(packet)) callback(DEFER_PUBACK);
+      else callback();
+    };
+    client.on('reconnect', () => log.debug('reconnecting'));
+    client.on('offline', () => log.debug('offline'));
+    client.on('error', (err) => log.warn({ err }, 'mqtt error'));
+  }
+
+  /** Connects; resolves on the first CONNACK, rejects (E_BROKER) if the first attempt fails. */
+  static async connect(options: TransportOptions): Promise<Transport> {
+    const log = options.log ?? pino({ level: 'silent' });
+    const opts: IClientOptions = {
+      clientId: options.clientId,
+      clean: options.clean ?? true,
+      protocolVersion: 4,
+      keepalive: options.keepaliveS ?? 30,
+      reconnectPeriod: options.reconnectPeriodMs ?? 1000,
+      connectTimeout: options.connectTimeoutMs ?? 10_000,
+      resubscribe: true,
+    };
+    if (options.username !== undefined) opts.username = options.username;
+    if (options.password !== undefined) opts.password = options.password;
+    if (options.ca !== undefined) opts.ca = options.ca;
+    if (options.rejectUnauthorized !== undefined) opts.rejectUnauthorized = options.rejectUnauthorized;
+    if (options.will) opts.will = { topic: options.will.topic, payload: Buffer.from(options.will.payload), qos: options.will.qos, retain: options.will.retain };
+    const client = mqtt.connect(options.url, opts);
+    const transport = new Transport(client, log);
+    await new Promise<void>((resolve, reject) => {
+      const onConnect = (): void => { cleanup(); resolve(); };
+      const onError = (err: Error): void => {
+        cleanup();
+        client.end(true);
+        reject(new EdgeweaveError('E_BROKER', `cannot connect to ${options.url} as ${options.clientId}: ${err.message}`, { cause: err }));
+      };
+      const onClose = (): void => onError(new Error('connection closed before CONNACK'));
+      const cleanup = (): void => {
+        client.off('connect', onConnect);
+        client.off('error', onError);
+        client.off('close', onClose);
+      };
+      client.once('connect', onConnect);
+      client.once('error', onError);
+      client.once('close', onClose);
+    });
+    return transport;
+  }
+
+  get connected(): boolean {
+    return this.client.connected;
+  }
+
+  /** Subscribes; resolves when the broker has granted it (rejects with E_ACL when refused). */
+  async subscribe(filter: string, qos: 0 | 1, handler: MessageHandler, options: { manualAck?: boolean } = {}): Promise<void> {
+    const match = parseSharedFilter(filter)?.filter ?? filter;
+    this.subscriptions.push({ filter, match, qos, manualAck: options.manualAck ?? false, handler });
+    const granted = await this.client.subscribeAsync(filter, { qos });
+    const refused = granted.find((g) => g.qos === 128);
+    if (refused) {
+      this.subscriptions.splice(this.subscriptions.findIndex((s) => s.filter === filter && s.handler === handler), 1);
+      throw new EdgeweaveError('E_ACL', `the broker refused the subscription to ${filter}`);
+    }
+  }
+
+  async unsubscribe(filter: string): Promise<void> {
+    for (let i = this.subscriptions.length - 1; i >= 0; i--) if (this.subscriptions[i]!.filter === filter) this.subscriptions.splice(i, 1);
+    await this.client.unsubscribeAsync(filter);
+  }
+
+  /** Publishes; resolves once the broker has it (PUBACK for QoS 1; written for QoS 0). */
+  async publish(topic: string, payload: Uint8Array, options: { qos: 0 | 1; retain?: boolean }): Promise<void> {
+    const buffer = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    await this.client.publishAsync(topic, buffer, { qos: options.qos, retain: options.retain ?? false });
+  }
+
+  async close(force = false): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.client.endAsync(force);
+  }
+
+  private dispatch(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    const seq = this.connectionSeq;
+    const qos = packet.qos;
+    let manual = false;
+    const targets: Subscription[] = [];
+    for (const s of this.subscriptions) {
+      if (topicMatches(s.match, topic)) {
+        targets.push(s);
+        if (s.manualAck) manual = true;
+      }
+    }
+    let acked = qos === 0 || !manual;
+    if (!acked) this.deferred.add(packet);
+    const messageId = packet.messageId;
+    const ack = (): void => {
+      if (acked) return;
+      acked = true;
+      if (seq !== this.connectionSeq || !this.client.connected || messageId === undefined) return;
+      (this.client as unknown as { _sendPacket(p: object): void })._sendPacket({ cmd: 'puback', messageId });
+    };
+    // One message can match several subscriptions (a plain and a shared one); with manual
+    // acks the message is acknowledged when the first handler acks it.
+    const message: IncomingMessage = { topic, payload, qos, dup: packet.dup === true, ack };
+    for (const s of targets) {
+      try {
+        s.handler(message);
+      } catch (err) {
+        this.log.error({ err, topic }, 'message handler threw');
+      }
+    }
+    if (targets.length === 0) this.log.debug({ topic }, 'message matched no subscription');
+  }
+}

@@ -15,6 +15,8 @@ const BENCHES: Record<string, () => Promise<{ runBench: (o: BenchOptions) => Pro
   broker: () => import('./broker.ts'),
   models: () => import('./models.ts'),
   planner: () => import('./planner.ts'),
+  runtime: () => import('./runtime.ts'),
+  demo: () => import('./demo.ts'),
 };
 
 const { values, positionals } = parseArgs({ options: { quick: { type: 'boolean', default: false } }, allowPositionals: true });

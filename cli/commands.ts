@@ -10,6 +10,7 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
   info: { summary: 'show the inference engine in use, why faster ones were not taken, and the host', load: async () => (await import('./commands/info.ts')).command },
   models: { summary: 'list, inspect, export and verify models (zoo or model.json)', load: async () => (await import('./commands/models.ts')).command },
   profile: { summary: 'measure per-task latency of a model on this machine and write a DeviceProfile', load: async () => (await import('./commands/profile.ts')).command },
+  demo: { summary: 'the main job: broker, planner and three emulated devices, strategies compared', load: async () => (await import('./commands/demo.ts')).command },
   node: { summary: 'run a device (IoT, edge or cloud): executes its share of jobs', load: async () => (await import('./commands/node.ts')).command },
   planner: { summary: 'run the planner service: plans submitted jobs over the live devices', load: async () => (await import('./commands/planner.ts')).command },
   run: { summary: 'submit an inference job from a device; print result, timeline and energy', load: async () => (await import('./commands/run.ts')).command },

@@ -1,6 +1,7 @@
 /**
  * The inputs of a job from command-line style specs:
  *   random[:seed]            every model input, seeded uniform [0, 1)
+ *   pixels[:seed]            every image input, seeded random 8-bit pixels (a synthetic camera frame)
  *   photo.png | photo.jpg    the model's image input, resized, sent as 8-bit pixels
  *   <task>=<src>             one input: src is random[:seed], an image, or @<device>:<key>
  *                            (data held by that device, which supplies it)
@@ -58,13 +59,21 @@ async function sourceFor(task: string, shape: readonly number[], src: string): P
     if (!Number.isInteger(seed)) throw new EdgeweaveError('E_USAGE', `--input ${src}: the seed must be a whole number`);
     return { taskId: task, tensor: randomTensor(shape, seed, task) };
   }
+  if (src === 'pixels' || src.startsWith('pixels:')) {
+    const seed = src === 'pixels' ? 0 : Number(src.slice(7));
+    if (!Number.isInteger(seed)) throw new EdgeweaveError('E_USAGE', `--input ${src}: the seed must be a whole number`);
+    if (shape.length !== 3 || (shape[2] !== 3 && shape[2] !== 1)) return { taskId: task, tensor: randomTensor(shape, seed, task) };
+    const noise = seededUniform(shape.reduce((a, b) => a * b, 1), seed);
+    const data = Uint8Array.from(noise, (v) => Math.floor(v * 256));
+    return { taskId: task, tensor: { dtype: DType.DTYPE_FLOAT32, shape: [1, ...shape], encoding: Encoding.ENCODING_UINT8, data, scale: 1 / 255, zeroPoint: 0, name: task } };
+  }
   if (src.startsWith('@')) {
     const m = /^@([A-Za-z0-9._-]{1,64}):([A-Za-z0-9._-]{1,64})$/.exec(src);
     if (!m) throw new EdgeweaveError('E_USAGE', `--input ${task}=${src}: expected @<device>:<key>`);
     return { taskId: task, sourceDevice: m[1]!, sourceKey: m[2]! };
   }
   if (IMAGE.test(src)) return { taskId: task, tensor: await imageTensorInit(src, shape, task) };
-  throw new EdgeweaveError('E_USAGE', `--input "${src}": use random[:seed], an image (.png, .jpg), or <input>=@<device>:<key>`);
+  throw new EdgeweaveError('E_USAGE', `--input "${src}": use random[:seed], pixels[:seed], an image (.png, .jpg), or <input>=@<device>:<key>`);
 }
 
 export async function buildJobInputs(graph: TaskGraph, specs: readonly string[]): Promise<JobInputInit[]> {

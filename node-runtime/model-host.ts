@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
-import { compileStage, resolveModel, taskGraphOf, topK, type LoadedModel, type Stage } from '../models/index.ts';
+import { compileStage, predictNamed, randomInput, resolveModel, taskGraphOf, topK, type LoadedModel, type Stage } from '../models/index.ts';
 import type { JobPlan, ModelRef, ClassScoreInit } from '../schemas/generated/edgeweave.ts';
 import { EdgeweaveError } from '../schemas/errors.ts';
 import type { TensorData } from '../schemas/tensor-codec.ts';
@@ -39,12 +39,17 @@ export class ModelHost {
     return [...this.refs.keys()];
   }
 
-  /** Loads every held model up front; returns them. Files get registered under their model id too. */
-  async loadAll(): Promise<LoadedModel[]> {
+  /**
+   * Loads every held model up front; returns them. Files get registered under their model id
+   * too. With `warm`, each model predicts once, so the first job does not pay for the engine's
+   * first calls (kernel set-up, memory growth).
+   */
+  async loadAll(warm = true): Promise<LoadedModel[]> {
     const out: LoadedModel[] = [];
     for (const ref of new Set(this.refs.values())) {
       const model = await this.resolve(ref);
       this.refs.set(model.modelId, ref);
+      if (warm) tf.tidy(() => { predictNamed(model, randomInput(model, 0)); });
       out.push(model);
     }
     return out;

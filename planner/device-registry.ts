@@ -14,6 +14,8 @@ export const DEFAULT_LINK: LinkSpec = { upBps: 1e9, downBps: 1e9, rttMs: 1 };
 
 /** Weight of a new measurement in the running estimates. */
 const ALPHA = 0.5;
+/** A stage predicted to compute this long (ms) or more counts fully in the speed estimate. */
+const SIGNIFICANT_COMPUTE_MS = 100;
 
 interface Busy {
   jobId: string;
@@ -190,8 +192,10 @@ export class DeviceRegistry {
     const predicted = timing.predicted?.computeMs ?? 0;
     if (!rec || predicted <= 0.5 || timing.computeMs <= 0) return;
     // The prediction already includes the current factor; scale it by the observed ratio.
+    // Short stages are mostly timer and scheduling noise: they count for little.
     const ratio = Math.min(10, Math.max(0.1, timing.computeMs / predicted));
-    rec.loadFactor = Math.exp((1 - ALPHA) * Math.log(rec.loadFactor) + ALPHA * Math.log(rec.loadFactor * ratio));
+    const w = ALPHA * Math.min(1, predicted / SIGNIFICANT_COMPUTE_MS);
+    rec.loadFactor = Math.exp((1 - w) * Math.log(rec.loadFactor) + w * Math.log(rec.loadFactor * ratio));
   }
 
   /**

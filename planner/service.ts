@@ -17,7 +17,7 @@ import { DeviceRegistry } from './device-registry.ts';
 import { toWirePlan, initialInputs } from './wire-plan.ts';
 import {
   JobRequest, JobPlan, Assignment, StageInput, StageReport, JobResult, DeviceStatus, DeviceProfile, ClockPing, ClockPong, PlannerStatus,
-  JobStatus, StageStatus, ObjectiveKind, PlannerState, Encoding, type JobPlanInit,
+  JobStatus, StageStatus, ObjectiveKind, PlannerState, Encoding, type JobPlanInit, type StageTiming,
 } from '../schemas/generated/edgeweave.ts';
 import { topics, filters, parseTopic } from '../schemas/topics.ts';
 import { EdgeweaveError, toEdgeweaveError, type ErrorCode } from '../schemas/errors.ts';
@@ -43,6 +43,8 @@ export interface PlannerServiceOptions {
 interface JobRecord {
   request: JobRequest;
   plan: JobPlan;
+  /** How much later than the core predicted the plan's times were set (dispatch). */
+  dispatchMs: number;
   graph: TaskGraph;
   finished: boolean;
 }
@@ -58,6 +60,11 @@ export class PlannerService {
   private jobsPlanned = 0;
   private expiryTimer: NodeJS.Timeout | undefined;
   private readonly publicKey = randomBytes(32);
+  /**
+   * Learned time from receiving a job to its first stage starting (decoding, planning,
+   * publishing the plan, assignments and inputs, delivery): added to every prediction.
+   */
+  private dispatchMs = 5;
 
   constructor(private readonly options: PlannerServiceOptions) {
     this.log = (options.log ?? pino({ level: 'silent' })).child({ component: 'planner', plannerId: options.id });
@@ -220,10 +227,10 @@ export class PlannerService {
       const first = outcome.issues[0]!;
       return reject(first.code, outcome.issues.map((i) => i.message).join('; '));
     }
-    await this.dispatch(request, graph, outcome.plan, 1, receivedAtMs, log);
+    await this.dispatch(request, graph, shiftPlan(outcome.plan, this.dispatchMs), this.dispatchMs, 1, receivedAtMs, log);
   }
 
-  private async dispatch(request: JobRequest, graph: TaskGraph, core: Plan, attempt: number, receivedAtMs: number, log: Logger): Promise<void> {
+  private async dispatch(request: JobRequest, graph: TaskGraph, core: Plan, dispatchMs: number, attempt: number, receivedAtMs: number, log: Logger): Promise<void> {
     const t = this.transport!;
     const now = Date.now();
     const workers = new Map<string, string[]>();
@@ -235,7 +242,7 @@ export class PlannerService {
     });
     const plan = JobPlan.create(wire.plan as JobPlanInit);
     for (const task of core.tasks) this.registry.addBusy(task.device, request.jobId, task.worker, now + task.startMs, now + task.finishMs);
-    this.remember({ request, plan, graph, finished: false });
+    this.remember({ request, plan, graph, dispatchMs, finished: false });
     this.jobsPlanned++;
     await t.publish(topics.jobPlan(request.originDevice, request.jobId), JobPlan.encode(plan), { qos: 1 });
     await Promise.all([...wire.devices].map(([deviceId, stageIds]) =>
@@ -276,6 +283,7 @@ export class PlannerService {
     if (!job || job.plan.attempt !== report.attempt) return;
     if (report.status === StageStatus.STAGE_STATUS_OK && report.timing) {
       this.registry.learnCompute(report.deviceId, report.timing);
+      this.learnDispatch(job, report.timing);
       const stage = job.plan.stages.find((s) => s.stageId === report.stageId);
       const remote = stage?.inputs.filter((i) => i.fromDevice !== report.deviceId && i.fromStage !== '') ?? [];
       const producers = new Set(remote.map((i) => i.fromStage));
@@ -291,6 +299,15 @@ export class PlannerService {
     }
   }
 
+  /** A first stage (fed by nobody but the job's inputs) shows how long dispatching took. */
+  private learnDispatch(job: JobRecord, timing: StageTiming): void {
+    const stage = job.plan.stages.find((s) => s.stageId === timing.stageId);
+    if (!stage || stage.inputs.some((i) => i.fromStage !== '') || !timing.predicted) return;
+    const late = timing.startAtMs - job.plan.submittedAtMs - (timing.predicted.startMs - job.dispatchMs);
+    if (!Number.isFinite(late) || late < 0 || late > 10_000) return;
+    this.dispatchMs = 0.7 * this.dispatchMs + 0.3 * late;
+  }
+
   private onResult(m: IncomingMessage): void {
     const topic = parseTopic(m.topic);
     if (topic?.kind !== 'jobResult') return;
@@ -299,6 +316,19 @@ export class PlannerService {
     job.finished = true;
     this.registry.clearBusy(topic.jobId);
   }
+}
+
+/** The plan with every predicted time moved `ms` later (the dispatch before the first stage). */
+function shiftPlan(plan: Plan, ms: number): Plan {
+  if (ms <= 0) return plan;
+  return {
+    ...plan,
+    predictedLatencyMs: plan.predictedLatencyMs + ms,
+    tasks: plan.tasks.map((t) => ({ ...t, readyMs: t.readyMs + ms, startMs: t.startMs + ms, finishMs: t.finishMs + ms })),
+    stages: plan.stages.map((s) => ({ ...s, readyMs: s.readyMs + ms, startMs: s.startMs + ms, finishMs: s.finishMs + ms })),
+    edges: plan.edges.map((e) => ({ ...e, sendMs: e.sendMs + ms, arriveMs: e.arriveMs + ms })),
+    results: plan.results.map((r) => ({ ...r, sendMs: r.sendMs + ms, arriveMs: r.arriveMs + ms })),
+  };
 }
 
 function graphOptions(request: JobRequest): { fused: boolean; denseShards?: Record<string, number> } {

@@ -1,0 +1,102 @@
+/**
+ * Runtime overheads, in one run:
+ *  (a) a plan that keeps everything on one device, run through the broker, against
+ *      in-process `predict` of the same model (same process, same engine, alternating);
+ *  (b) one hop device -> broker -> device for a stage input carrying a 1 KiB and a 4 MiB
+ *      tensor: publish, broker, receive, decode (median ms, loopback, embedded broker).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { pino } from 'pino';
+import { startCluster } from '../test/support/cluster.ts';
+import { startBroker } from '../broker/index.ts';
+import { Transport } from '../transport/mqtt-transport.ts';
+import { resolveModel, randomInput, predictNamed } from '../models/index.ts';
+import { getTaskGraph } from '../models/task-graph.ts';
+import { buildJobInputs } from '../node-runtime/job-inputs.ts';
+import { StageInput, JobStatus } from '../schemas/generated/edgeweave.ts';
+import { encodeTensor, decodeTensor } from '../schemas/tensor-codec.ts';
+import type { BenchOptions } from './run.ts';
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+async function overhead(options: BenchOptions): Promise<void> {
+  const models = options.quick ? ['mobilenetv2'] : ['vgg16', 'resnet18', 'mobilenetv2'];
+  const runs = options.quick ? 3 : 10;
+  const cluster = await startCluster({ devices: [{ id: 'solo', role: 'edge', models, profile: true }] });
+  try {
+    await cluster.ready(600_000);
+    const client = await cluster.client('solo');
+    process.stdout.write('(a) one device, everything local, through the broker vs in-process predict (medians)\n\n');
+    process.stdout.write('model         predict ms  via broker ms  ratio\n');
+    for (const name of models) {
+      const model = await resolveModel(name);
+      const feed = randomInput(model, 1);
+      const graph = await getTaskGraph(name, { fused: true });
+      const inputs = await buildJobInputs(graph, ['random:1']);
+      const direct: number[] = [];
+      const viaBroker: number[] = [];
+      for (let i = 0; i < runs + 1; i++) {
+        const t0 = performance.now();
+        tf.dispose(Object.values(predictNamed(model, feed)));
+        const d = performance.now() - t0;
+        const outcome = await client.submit({ model: { name }, inputs, algorithm: 'local', fused: true, timeoutMs: 120_000 });
+        if (outcome.result.status !== JobStatus.JOB_STATUS_OK) throw new Error(`job failed: ${outcome.result.error?.message}`);
+        if (i === 0) continue; // warm-up
+        direct.push(d);
+        viaBroker.push(outcome.latencyMs);
+      }
+      tf.dispose(Object.values(feed));
+      const a = median(direct);
+      const b = median(viaBroker);
+      process.stdout.write(`${name.padEnd(12)}  ${a.toFixed(1).padStart(10)}  ${b.toFixed(1).padStart(13)}  ${(b / a).toFixed(3).padStart(5)}\n`);
+    }
+  } finally {
+    await cluster.close();
+  }
+}
+
+async function oneHop(options: BenchOptions): Promise<void> {
+  const log = pino({ level: 'silent' });
+  const broker = await startBroker({ port: 0, wsPort: null, log });
+  const a = await Transport.connect({ url: broker.url, clientId: 'hop-a', log });
+  const b = await Transport.connect({ url: broker.url, clientId: 'hop-b', log });
+  const n = options.quick ? 20 : 200;
+  process.stdout.write('\n(b) one hop device -> broker -> device: stage input publish, receive and decode (embedded broker, loopback)\n\n');
+  process.stdout.write('tensor     messages  median ms  p90 ms\n');
+  try {
+    let waiting: ((t: number) => void) | undefined;
+    await b.subscribe('edgeweave/v1/devices/hop-b/inbox', 1, (m) => {
+      const input = StageInput.decode(m.payload);
+      decodeTensor(input.tensors[0]!);
+      m.ack();
+      waiting?.(performance.now());
+    });
+    for (const bytes of [1024, 4 * 1024 * 1024]) {
+      const values = new Float32Array(bytes / 4).fill(0.5);
+      const times: number[] = [];
+      for (let i = 0; i < n + 5; i++) {
+        const t0 = performance.now();
+        const arrived = new Promise<number>((resolve) => { waiting = resolve; });
+        const payload = StageInput.encode({ jobId: 'hop', attempt: 1, stageId: 's1', tensors: [encodeTensor({ dtype: 'float32', shape: [values.length], values }, { name: 't' })] });
+        await a.publish('edgeweave/v1/devices/hop-b/inbox', payload, { qos: 1 });
+        const t1 = await arrived;
+        if (i >= 5) times.push(t1 - t0);
+      }
+      const s = [...times].sort((x, y) => x - y);
+      process.stdout.write(`${(bytes >= 1 << 20 ? `${bytes >> 20} MiB` : `${bytes >> 10} KiB`).padEnd(9)}  ${String(n).padStart(8)}  ${median(times).toFixed(2).padStart(9)}  ${s[Math.floor(0.9 * (s.length - 1))]!.toFixed(2).padStart(6)}\n`);
+    }
+  } finally {
+    await a.close();
+    await b.close();
+    await broker.close();
+  }
+}
+
+export async function runBench(options: BenchOptions): Promise<void> {
+  await overhead(options);
+  await oneHop(options);
+}

@@ -1,0 +1,175 @@
+/**
+ * The main job: a broker, a planner and three emulated devices as separate processes — a car
+ * (Raspberry Pi 4 class), an edge server and a cloud VM — then jobs from the car for each model
+ * under each strategy at each link setting, measured beside the planner's predictions.
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { ProcessGroup } from './processes.ts';
+import { SystemWatcher } from './watcher.ts';
+import type { Connection } from '../connection.ts';
+import { JobClient } from '../../node-runtime/client.ts';
+import { buildJobInputs } from '../../node-runtime/job-inputs.ts';
+import { summarizeOutcome } from '../../node-runtime/job-summary.ts';
+import type { HistoryRecord } from '../../node-runtime/history.ts';
+import { getTaskGraph } from '../../models/task-graph.ts';
+import { JobStatus } from '../../schemas/generated/edgeweave.ts';
+
+export interface LinkSetting {
+  name: string;
+  link: string;
+  radio: 'wifi' | 'lte' | '3g';
+}
+
+export const DEMO_LINKS: LinkSetting[] = [
+  { name: 'wifi', link: 'up=10,down=20,rtt=10', radio: 'wifi' },
+  { name: 'lte', link: 'up=4,down=12,rtt=40', radio: 'lte' },
+  { name: '3g', link: 'up=1,down=2,rtt=80', radio: '3g' },
+];
+export const DEMO_MODELS = ['vgg16', 'resnet18', 'mobilenetv2'];
+export const DEMO_ALGORITHMS = ['local', 'edge', 'cloud', 'neurosurgeon', 'auto'];
+
+export interface DemoOptions {
+  /** An external broker; absent: the embedded broker is started. */
+  connection?: Connection;
+  quick: boolean;
+  dataDir: string;
+  models?: string[];
+  algorithms?: string[];
+  links?: LinkSetting[];
+  repeat?: number;
+  log: Logger;
+  progress?: (done: number, total: number, label: string) => void;
+}
+
+export interface DemoRow {
+  model: string;
+  link: string;
+  algorithm: string;
+  status: string;
+  latencyMs: number;
+  predictedMs: number;
+  car1EnergyJ: number;
+  car1PredictedJ: number;
+  speedup: number;
+  placement: string;
+}
+
+export interface DemoResult {
+  startedAt: string;
+  brokerUrl: string;
+  quick: boolean;
+  rows: DemoRow[];
+  jobs: HistoryRecord[];
+  durationS: number;
+}
+
+const CAR = 'car1';
+
+function deviceArgs(conn: Connection, dataDir: string, models: string[]): string[] {
+  const args = ['--broker', conn.brokerUrl, '--data-dir', dataDir, '--models', models.join(',')];
+  if (conn.ca !== undefined) args.push('--ca', join(dataDir, 'ca.pem'));
+  return args;
+}
+
+/** Where the car1 row of a job's energy bill is, measured and predicted. */
+function carEnergy(r: HistoryRecord): { measured: number; predicted: number } {
+  return { measured: r.energyJ[CAR]?.measured ?? 0, predicted: r.energyJ[CAR]?.predicted ?? 0 };
+}
+
+function placementOf(r: HistoryRecord): string {
+  const counts = new Map<string, number>();
+  for (const d of Object.values(r.placement)) counts.set(d, (counts.get(d) ?? 0) + 1);
+  return [...counts].map(([d, n]) => `${d}:${n}`).join(' ');
+}
+
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const started = Date.now();
+  const log = options.log.child({ component: 'demo' });
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const models = options.models ?? (options.quick ? ['mobilenetv2'] : DEMO_MODELS);
+  const algorithms = options.algorithms ?? DEMO_ALGORITHMS;
+  const links = options.links ?? (options.quick ? [DEMO_LINKS[0]!] : DEMO_LINKS);
+  const repeat = options.repeat ?? 1;
+  const procs = new ProcessGroup(join(dataDir, 'logs'), log, { EDGEWEAVE_CACHE_DIR: process.env['EDGEWEAVE_CACHE_DIR'] ?? join(dataDir, 'models') });
+  let watcher: SystemWatcher | undefined;
+  let client: JobClient | undefined;
+  try {
+    let conn: Connection;
+    if (options.connection) conn = options.connection;
+    else {
+      const broker = procs.start('broker', ['broker', '--port', '0', '--ws-port', '0', '--json']);
+      const { url } = JSON.parse(await ProcessGroup.firstLine(broker)) as { url: string };
+      conn = { brokerUrl: url };
+      log.info({ url }, 'embedded broker started');
+    }
+    if (conn.ca !== undefined) {
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(join(dataDir, 'ca.pem'), conn.ca);
+    }
+    const credentials = conn.ca !== undefined ? ['--ca', join(dataDir, 'ca.pem')] : [];
+    if (conn.username !== undefined) credentials.push('--username', conn.username);
+    if (conn.password !== undefined) credentials.push('--password', conn.password);
+    watcher = await SystemWatcher.connect(conn, log);
+    procs.start('planner', ['planner', '--broker', conn.brokerUrl, '--id', 'demo-planner', '--algorithm', 'auto', ...credentials]);
+    await watcher.waitFor(() => watcher!.plannerOnline(), 'the planner');
+
+    const startCar = async (link: LinkSetting): Promise<void> => {
+      const since = Date.now();
+      const previous = watcher!.devices.get(CAR)?.incarnation;
+      procs.start(CAR, ['node', '--id', CAR, '--role', 'iot', '--speed', '0.1', '--memory', '1024', '--power', 'raspberry-pi-4', '--radio', link.radio, '--link', link.link, ...deviceArgs(conn, dataDir, models)]);
+      await watcher!.waitFor(() => watcher!.deviceOnline(CAR, previous) && watcher!.profiled(CAR, models, since), `${CAR} (link ${link.name})`, 600_000);
+    };
+    // The car first: it generates the models and profiles this host once; the others reuse the cache.
+    await startCar(links[0]!);
+    procs.start('edge1', ['node', '--id', 'edge1', '--role', 'edge', '--speed', '0.5', '--link', 'up=200,down=200,rtt=2', ...deviceArgs(conn, dataDir, models)]);
+    procs.start('cloud1', ['node', '--id', 'cloud1', '--role', 'cloud', '--speed', '1', '--link', 'up=50,down=50,rtt=40', ...deviceArgs(conn, dataDir, models)]);
+    await watcher.waitFor(() => ['edge1', 'cloud1'].every((d) => watcher!.deviceOnline(d) && watcher!.profiled(d, models)), 'edge1 and cloud1', 600_000);
+    log.info('all devices online');
+
+    client = await JobClient.connect({ ...conn, origin: CAR, log });
+    const rows: DemoRow[] = [];
+    const jobs: HistoryRecord[] = [];
+    const total = links.length * models.length * algorithms.length * repeat;
+    let done = 0;
+    for (const [li, link] of links.entries()) {
+      if (li > 0) {
+        await procs.stop(CAR);
+        await startCar(link);
+      }
+      for (const model of models) {
+        const graph = await getTaskGraph(model, { fused: true });
+        const inputs = await buildJobInputs(graph, ['pixels:1']);
+        for (const algorithm of algorithms) {
+          for (let k = 0; k < repeat; k++) {
+            options.progress?.(done, total, `${model} ${link.name} ${algorithm}`);
+            const outcome = await client.submit({ model: { name: model }, inputs, algorithm, fused: true, topK: 3, timeoutMs: 180_000 });
+            const record = summarizeOutcome(outcome, CAR, model, client.originStatus?.power?.idleW);
+            jobs.push(record);
+            const e = carEnergy(record);
+            rows.push({
+              model, link: link.name, algorithm, status: record.status, latencyMs: record.latencyMs, predictedMs: record.predictedLatencyMs,
+              car1EnergyJ: e.measured, car1PredictedJ: e.predicted, speedup: 0, placement: placementOf(record),
+            });
+            if (outcome.result.status !== JobStatus.JOB_STATUS_OK) log.warn({ model, algorithm, link: link.name, error: record.error }, 'demo job failed');
+            done++;
+          }
+        }
+      }
+    }
+    options.progress?.(done, total, 'done');
+    // Speed-up over running locally, per model and link (averaged over repeats).
+    for (const r of rows) {
+      const local = rows.filter((x) => x.model === r.model && x.link === r.link && x.algorithm === 'local' && x.status === 'ok');
+      const localMs = local.reduce((s, x) => s + x.latencyMs, 0) / Math.max(1, local.length);
+      r.speedup = r.status === 'ok' && r.latencyMs > 0 && localMs > 0 ? localMs / r.latencyMs : 0;
+    }
+    return { startedAt: new Date(started).toISOString(), brokerUrl: conn.brokerUrl, quick: options.quick, rows, jobs, durationS: (Date.now() - started) / 1000 };
+  } finally {
+    await client?.close().catch(() => undefined);
+    await watcher?.close().catch(() => undefined);
+    await procs.stopAll();
+  }
+}

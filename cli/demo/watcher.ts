@@ -1,0 +1,70 @@
+/** Follows device and planner statuses (retained topics) so the demo can wait for readiness. */
+import type { Logger } from 'pino';
+import { Transport } from '../../transport/mqtt-transport.ts';
+import { DeviceStatus, DeviceProfile, PlannerStatus, DeviceState, PlannerState } from '../../schemas/generated/edgeweave.ts';
+import { filters } from '../../schemas/topics.ts';
+import { EdgeweaveError } from '../../schemas/errors.ts';
+import type { Connection } from '../connection.ts';
+
+export class SystemWatcher {
+  readonly devices = new Map<string, DeviceStatus>();
+  readonly profiles = new Map<string, DeviceProfile>();
+  readonly planners = new Map<string, PlannerStatus>();
+  private readonly waiters = new Set<() => void>();
+
+  private constructor(private readonly transport: Transport) {}
+
+  static async connect(conn: Connection, log: Logger): Promise<SystemWatcher> {
+    const transport = await Transport.connect({ url: conn.brokerUrl, clientId: `watcher-${process.pid}-${Date.now().toString(36)}`, log, ...(conn.username ? { username: conn.username } : {}), ...(conn.password ? { password: conn.password } : {}), ...(conn.ca ? { ca: conn.ca } : {}) });
+    const w = new SystemWatcher(transport);
+    const take = <T>(decode: (b: Uint8Array) => T, apply: (v: T) => void) => (m: { payload: Buffer }): void => {
+      try {
+        apply(decode(m.payload));
+        for (const f of w.waiters) f();
+      } catch {
+        // not ours to judge: the planner logs malformed statuses
+      }
+    };
+    await transport.subscribe(filters.allDeviceStatus(), 1, take((b) => DeviceStatus.decode(b), (s) => w.devices.set(s.deviceId, s)));
+    await transport.subscribe(filters.allDeviceProfiles(), 1, take((b) => DeviceProfile.decode(b), (p) => w.profiles.set(p.deviceId, p)));
+    await transport.subscribe(filters.allPlannerStatus(), 1, take((b) => PlannerStatus.decode(b), (p) => w.planners.set(p.plannerId, p)));
+    return w;
+  }
+
+  deviceOnline(id: string, incarnationNot?: string): boolean {
+    const s = this.devices.get(id);
+    return s?.state === DeviceState.DEVICE_STATE_ONLINE && s.workers.length > 0 && s.incarnation !== incarnationNot;
+  }
+
+  /** The device published a profile covering `models` (fused DAG) since `sinceMs`. */
+  profiled(id: string, models: readonly string[], sinceMs = 0): boolean {
+    const p = this.profiles.get(id);
+    if (!p || p.measuredAtMs < sinceMs) return false;
+    return models.every((m) => p.models.some((x) => x.model?.name === m && x.fused));
+  }
+
+  plannerOnline(): boolean {
+    return [...this.planners.values()].some((p) => p.state === PlannerState.PLANNER_STATE_ONLINE);
+  }
+
+  waitFor(predicate: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
+    if (predicate()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (!predicate()) return;
+        this.waiters.delete(check);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        reject(new EdgeweaveError('E_TIMEOUT', `${what}: not ready within ${Math.round(timeoutMs / 1000)} s (see the logs in the data directory)`));
+      }, timeoutMs);
+      this.waiters.add(check);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.transport.close();
+  }
+}

@@ -25,6 +25,8 @@ export interface JobClientOptions {
   password?: string;
   ca?: string;
   clientId?: string;
+  /** Mirror the job requests this client publishes as JSON under edgeweave/v1/debug/. */
+  debugJson?: boolean;
   log?: Logger;
 }
 
@@ -66,7 +68,7 @@ export class JobClient {
     const log = (options.log ?? pino({ level: 'silent' })).child({ component: 'client', origin: options.origin });
     const conn: Parameters<typeof Transport.connect>[0] = {
       url: options.brokerUrl, clientId: options.clientId ?? `${options.origin}.client-${randomUUID().slice(0, 8)}`, clean: true, log,
-      username: options.username ?? options.origin,
+      username: options.username ?? options.origin, debugJson: options.debugJson ?? false,
     };
     if (options.password !== undefined) conn.password = options.password;
     if (options.ca !== undefined) conn.ca = options.ca;

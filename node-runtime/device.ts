@@ -56,6 +56,8 @@ export interface DeviceConfig {
   profileLayers: boolean;
   profileRuns: number;
   version: string;
+  /** Mirror every published message as JSON under edgeweave/v1/debug/. */
+  debugJson?: boolean;
 }
 
 const ROLE: Record<DeviceRole, Role> = { iot: Role.ROLE_IOT, edge: Role.ROLE_EDGE, cloud: Role.ROLE_CLOUD };
@@ -88,7 +90,7 @@ export class Device implements DeviceServices {
   async start(): Promise<void> {
     const c = this.config;
     const options: Parameters<typeof Transport.connect>[0] = {
-      url: c.brokerUrl, clientId: c.id, clean: true, log: this.log, username: c.username ?? c.id,
+      url: c.brokerUrl, clientId: c.id, clean: true, log: this.log, username: c.username ?? c.id, debugJson: c.debugJson ?? false,
       will: { topic: topics.deviceStatus(c.id), payload: DeviceStatus.encode(this.status(DeviceState.DEVICE_STATE_OFFLINE)), qos: 1, retain: true },
     };
     if (c.password !== undefined) options.password = c.password;

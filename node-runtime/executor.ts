@@ -43,6 +43,7 @@ export interface ExecutorOptions {
   limits?: DecodeLimits;
   /** Partial joins are dropped after this long without completing (default 120 s). */
   joinTimeoutMs?: number;
+  debugJson?: boolean;
   log?: Logger;
 }
 
@@ -80,7 +81,7 @@ export class Executor {
   async start(): Promise<void> {
     const o = this.options;
     const transportOptions: Parameters<typeof Transport.connect>[0] = {
-      url: o.brokerUrl, clientId: this.clientId, clean: false, log: this.log, username: o.username ?? o.deviceId,
+      url: o.brokerUrl, clientId: this.clientId, clean: false, log: this.log, username: o.username ?? o.deviceId, debugJson: o.debugJson ?? false,
     };
     if (o.password !== undefined) transportOptions.password = o.password;
     if (o.ca !== undefined) transportOptions.ca = o.ca;

@@ -19,6 +19,7 @@ export interface WorkerInit {
   engine?: 'tfjs-node' | 'wasm' | 'cpu';
   clockOffsetMs: number;
   logLevel: string;
+  debugJson: boolean;
 }
 
 export type CallOp = 'claim' | 'complete' | 'release' | 'sendDelay' | 'receiveDelay';

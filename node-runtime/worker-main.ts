@@ -63,7 +63,7 @@ async function start(config: WorkerInit): Promise<void> {
   services = new IpcServices(config.clockOffsetMs);
   executor = new Executor({
     deviceId: config.deviceId, workerId: config.workerId, brokerUrl: config.brokerUrl, modelHost: host, services,
-    speed: config.speed, power: config.power, dataSources: new Map(config.dataSources), log,
+    speed: config.speed, power: config.power, dataSources: new Map(config.dataSources), log, debugJson: config.debugJson,
     ...(config.username !== undefined ? { username: config.username } : {}), ...(config.password !== undefined ? { password: config.password } : {}),
     ...(config.ca !== undefined ? { ca: config.ca } : {}),
   });

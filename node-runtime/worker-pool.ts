@@ -45,6 +45,7 @@ export interface PoolHost {
   readonly config: {
     id: string; brokerUrl: string; username?: string; password?: string; ca?: string; speed: number; workers: number;
     models: string[]; dataSources: ReadonlyMap<string, DataSourceSpec>; dataDir: string; cacheDir?: string; engine?: 'tfjs-node' | 'wasm' | 'cpu';
+    debugJson?: boolean;
   };
   readonly power: DevicePower;
   clockOffsetMs(): number;
@@ -114,7 +115,7 @@ export class WorkerPool {
     await host.loadAll();
     const executor = new Executor({
       deviceId: c.id, workerId: 'w0', brokerUrl: c.brokerUrl, modelHost: host, services: this.device, speed: c.speed,
-      power: this.device.power, dataSources: c.dataSources, log: this.log,
+      power: this.device.power, dataSources: c.dataSources, log: this.log, debugJson: c.debugJson ?? false,
       ...(c.username !== undefined ? { username: c.username } : {}), ...(c.password !== undefined ? { password: c.password } : {}),
       ...(c.ca !== undefined ? { ca: c.ca } : {}),
     });
@@ -133,7 +134,7 @@ export class WorkerPool {
     const init: WorkerInit = {
       deviceId: c.id, workerId: f.handle.workerId, brokerUrl: c.brokerUrl, speed: c.speed, power: this.device.power,
       models: c.models, dataSources: [...c.dataSources.entries()], dataDir: c.dataDir, clockOffsetMs: this.device.clockOffsetMs(),
-      logLevel: this.log.level,
+      logLevel: this.log.level, debugJson: c.debugJson ?? false,
       ...(c.username !== undefined ? { username: c.username } : {}), ...(c.password !== undefined ? { password: c.password } : {}),
       ...(c.ca !== undefined ? { ca: c.ca } : {}), ...(c.cacheDir !== undefined ? { cacheDir: c.cacheDir } : {}),
       ...(c.engine !== undefined ? { engine: c.engine } : {}),

@@ -37,6 +37,8 @@ export interface PlannerServiceOptions {
   cost?: CostModelOptions;
   /** Share group of the planners (default "planners"). */
   group?: string;
+  /** Mirror every published message as JSON under edgeweave/v1/debug/. */
+  debugJson?: boolean;
   log?: Logger;
 }
 
@@ -81,7 +83,7 @@ export class PlannerService {
       plannerId: o.id, state, algorithm: o.algorithm, publicKey: this.publicKey, jobsPlanned: this.jobsPlanned, sentAtMs: Date.now(), version: '1',
     });
     const conn: Parameters<typeof Transport.connect>[0] = {
-      url: o.brokerUrl, clientId: `planner.${o.id}`, clean: false, log: this.log, username: o.username ?? o.id,
+      url: o.brokerUrl, clientId: `planner.${o.id}`, clean: false, log: this.log, username: o.username ?? o.id, debugJson: o.debugJson ?? false,
       will: { topic: topics.plannerStatus(o.id), payload: status(PlannerState.PLANNER_STATE_OFFLINE), qos: 1, retain: true },
     };
     if (o.password !== undefined) conn.password = o.password;

@@ -13,7 +13,8 @@
 import mqtt, { type IClientOptions, type MqttClient, type IPublishPacket } from 'mqtt';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
-import { parseSharedFilter, topicMatches } from '../schemas/topics.ts';
+import { parseSharedFilter, parseTopic, topicMatches, topics } from '../schemas/topics.ts';
+import { MESSAGE_OF_TOPIC } from '../schemas/topic-messages.ts';
 import { EdgeweaveError } from '../schemas/errors.ts';
 
 export interface TransportOptions {
@@ -30,6 +31,8 @@ export interface TransportOptions {
   keepaliveS?: number;
   reconnectPeriodMs?: number;
   connectTimeoutMs?: number;
+  /** Mirror every edgeweave message this client publishes as JSON under edgeweave/v1/debug/... (QoS 0). */
+  debugJson?: boolean;
   log?: Logger;
 }
 
@@ -62,6 +65,8 @@ export class Transport {
   private readonly deferred = new WeakSet<IPublishPacket>();
   private connectionSeq = 0;
   private closed = false;
+
+  private debugJson = false;
 
   private constructor(readonly client: MqttClient, private readonly log: Logger) {
     client.on('connect', () => {
@@ -99,6 +104,7 @@ export class Transport {
     if (options.will) opts.will = { topic: options.will.topic, payload: Buffer.from(options.will.payload), qos: options.will.qos, retain: options.will.retain };
     const client = mqtt.connect(options.url, opts);
     const transport = new Transport(client, log);
+    transport.debugJson = options.debugJson ?? false;
     await new Promise<void>((resolve, reject) => {
       const onConnect = (): void => { cleanup(); resolve(); };
       const onError = (err: Error): void => {
@@ -144,6 +150,20 @@ export class Transport {
   async publish(topic: string, payload: Uint8Array, options: { qos: 0 | 1; retain?: boolean }): Promise<void> {
     const buffer = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     await this.client.publishAsync(topic, buffer, { qos: options.qos, retain: options.retain ?? false });
+    if (this.debugJson) this.mirror(topic, buffer, options.retain ?? false);
+  }
+
+  /** The JSON twin of a published message, for people reading the topic tree (MQTT Explorer). */
+  private mirror(topic: string, payload: Buffer, retain: boolean): void {
+    const parsed = parseTopic(topic);
+    if (!parsed || parsed.kind === 'debug') return;
+    try {
+      const codec = MESSAGE_OF_TOPIC[parsed.kind];
+      const json = JSON.stringify(codec.toJSON(codec.decode(payload)));
+      void this.client.publishAsync(topics.debug(topic), json, { qos: 0, retain }).catch(() => undefined);
+    } catch (err) {
+      this.log.debug({ err, topic }, 'no JSON mirror for this message');
+    }
   }
 
   async close(force = false): Promise<void> {

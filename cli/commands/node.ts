@@ -37,6 +37,7 @@ export const command: Command = {
     ['--no-profile', 'do not profile models at start (the planner then estimates from FLOPs)'],
     ['--profile-layers', 'also profile the unfused (per-layer) DAG'],
     ['--profile-runs <n>', 'timed runs per task when profiling (default 3)'],
+    ['--debug-json', 'mirror every message this device publishes as JSON under edgeweave/v1/debug/...'],
   ],
   options: {
     id: { type: 'string' },
@@ -57,6 +58,7 @@ export const command: Command = {
     'no-profile': { type: 'boolean' },
     'profile-layers': { type: 'boolean' },
     'profile-runs': { type: 'string' },
+    'debug-json': { type: 'boolean' },
   },
   async run(ctx) {
     const config = deviceConfigOf(ctx.values);
@@ -101,6 +103,7 @@ export function deviceConfigOf(values: Parameters<Command['run']>[0]['values']):
     profileLayers: values['profile-layers'] === true,
     profileRuns: numberOption(values, 'profile-runs', 3, { min: 1, max: 1000, integer: true }),
     version: '0.1.0',
+    debugJson: values['debug-json'] === true,
   };
   config.cacheDir = process.env['EDGEWEAVE_CACHE_DIR'] ?? join(config.dataDir, 'models');
   if (linkRaw !== undefined) config.link = parseLinkSpec(linkRaw);

@@ -38,6 +38,7 @@ export const command: Command = {
     ['--latency-weight <w>', 'weight of latency (per second) with --objective weighted (default 1)'],
     ['--energy-weight <w>', 'weight of the origin\'s energy (per joule) with --objective weighted (default 1)'],
     ['--models <list>', 'model.json paths of models beyond the zoo, comma-separated'],
+    ['--debug-json', 'mirror every message this planner publishes as JSON under edgeweave/v1/debug/...'],
   ],
   options: {
     ...CONNECTION_OPTIONS,
@@ -47,6 +48,7 @@ export const command: Command = {
     'latency-weight': { type: 'string' },
     'energy-weight': { type: 'string' },
     models: { type: 'string' },
+    'debug-json': { type: 'boolean' },
   },
   async run(ctx) {
     const id = stringOption(ctx.values, 'id') ?? `planner-${randomBytes(3).toString('hex')}`;
@@ -55,7 +57,7 @@ export const command: Command = {
     if (!isAlgorithmName(algorithm)) throw new EdgeweaveError('E_USAGE', `--algorithm must be one of ${ALGORITHM_NAMES.join(', ')}, got "${algorithm}"`);
     const objective = objectiveOption(ctx.values);
     const models = (stringOption(ctx.values, 'models') ?? '').split(',').map((m) => m.trim()).filter((m) => m !== '');
-    const service = new PlannerService({ id, ...connectionOf(ctx), algorithm, models, log: ctx.log, ...(objective ? { objective } : {}) });
+    const service = new PlannerService({ id, ...connectionOf(ctx), algorithm, models, log: ctx.log, debugJson: ctx.values['debug-json'] === true, ...(objective ? { objective } : {}) });
     await service.start();
     const signal = await ctx.stopSignal;
     ctx.log.info({ signal, planned: service.planned }, 'stopping');

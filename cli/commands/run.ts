@@ -68,6 +68,7 @@ export const command: Command = {
     ['--repeat <n>', 'submit the job n times, one after another (default 1)'],
     ['--data-dir <dir>', 'job history goes to <dir>/history.json (default ./.edgeweave)'],
     ['--json', 'print the job record(s) as JSON'],
+    ['--debug-json', 'mirror the job request as JSON under edgeweave/v1/debug/...'],
   ],
   options: {
     model: { type: 'string' },
@@ -87,6 +88,7 @@ export const command: Command = {
     repeat: { type: 'string' },
     'data-dir': { type: 'string' },
     json: { type: 'boolean' },
+    'debug-json': { type: 'boolean' },
   },
   async run(ctx) {
     const model = stringOption(ctx.values, 'model');
@@ -107,7 +109,7 @@ export const command: Command = {
       ...(objective?.kind === 'weighted' ? { latencyWeight: objective.latencyWeight, energyWeight: objective.energyWeight } : {}),
     };
     const repeat = numberOption(ctx.values, 'repeat', 1, { min: 1, max: 100_000, integer: true });
-    const client = await JobClient.connect({ ...connectionOf(ctx), origin: from, log: ctx.log });
+    const client = await JobClient.connect({ ...connectionOf(ctx), origin: from, log: ctx.log, debugJson: ctx.values['debug-json'] === true });
     const history = await JobHistory.open(stringOption(ctx.values, 'data-dir') ?? process.env['EDGEWEAVE_DATA_DIR'] ?? '.edgeweave');
     const records: HistoryRecord[] = [];
     let failed = 0;

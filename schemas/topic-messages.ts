@@ -1,0 +1,21 @@
+/** Which message travels on which kind of topic (docs/PROTOCOL.md's table, as data). */
+import {
+  DeviceStatus, DeviceProfile, Assignment, StageInput, JobRequest, JobPlan, StageReport, JobResult, ClockPing, ClockPong, PlannerStatus,
+} from './generated/edgeweave.ts';
+import type { MessageCodec } from './proto-runtime.ts';
+import type { TopicKind } from './topics.ts';
+
+export const MESSAGE_OF_TOPIC: Readonly<Record<Exclude<TopicKind, 'debug'>, MessageCodec<unknown, never>>> = {
+  deviceStatus: DeviceStatus,
+  deviceProfile: DeviceProfile,
+  deviceAssign: Assignment,
+  deviceInbox: StageInput,
+  workerInbox: StageInput,
+  jobSubmit: JobRequest,
+  jobPlan: JobPlan,
+  jobReport: StageReport,
+  jobResult: JobResult,
+  clockPing: ClockPing,
+  clockPong: ClockPong,
+  plannerStatus: PlannerStatus,
+} as unknown as Readonly<Record<Exclude<TopicKind, 'debug'>, MessageCodec<unknown, never>>>;

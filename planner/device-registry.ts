@@ -5,7 +5,7 @@
  * the prediction, and its link's bandwidth and RTT. Plain data and arithmetic, no I/O.
  */
 import {
-  DeviceState, Role, Radio, type DeviceStatus, type DeviceProfile, type StageTiming,
+  DeviceState, Role, Radio, type DeviceStatus, type DeviceProfile, type StageTiming, type DeviceEstimateInit,
 } from '../schemas/generated/edgeweave.ts';
 import type { BusyInterval, DeviceRole, DeviceSpec, LinkSpec, RadioKind } from './core/types.ts';
 
@@ -174,6 +174,15 @@ export class DeviceRegistry {
   private busyIntervals(rec: DeviceRecord, nowMs: number): BusyInterval[] {
     rec.busy = rec.busy.filter((b) => b.endAtMs > nowMs);
     return rec.busy.map((b) => ({ startMs: Math.max(0, b.startAtMs - nowMs), endMs: b.endAtMs - nowMs, worker: b.worker }));
+  }
+
+  /** What has been learned of every live device, for the planner's status. */
+  estimates(nowMs: number): DeviceEstimateInit[] {
+    return [...this.devices.values()].filter((r) => this.isAlive(r, nowMs)).map((r) => ({
+      deviceId: r.status.deviceId, upBps: r.link.upBps, downBps: r.link.downBps, rttMs: r.link.rttMs, loadFactor: r.loadFactor,
+      speed: (r.status.speed > 0 ? r.status.speed : 1) / r.loadFactor,
+      queuedMs: r.busy.reduce((s, b) => s + Math.max(0, b.endAtMs - Math.max(b.startAtMs, nowMs)), 0),
+    }));
   }
 
   /** Records work placed on a device by a plan (times absolute, planner clock). */

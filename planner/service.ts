@@ -52,6 +52,8 @@ interface JobRecord {
 }
 
 const MAX_JOBS = 20_000;
+/** The planner republishes its status (with its device estimates) every this many seconds. */
+const STATUS_EVERY_TICKS = 2;
 
 export class PlannerService {
   readonly registry = new DeviceRegistry();
@@ -67,6 +69,8 @@ export class PlannerService {
    * publishing the plan, assignments and inputs, delivery): added to every prediction.
    */
   private dispatchMs = 5;
+  private ticks = 0;
+  private statusPayload: ((state: PlannerState) => Uint8Array) | undefined;
 
   constructor(private readonly options: PlannerServiceOptions) {
     this.log = (options.log ?? pino({ level: 'silent' })).child({ component: 'planner', plannerId: options.id });
@@ -81,6 +85,7 @@ export class PlannerService {
     const o = this.options;
     const status = (state: PlannerState): Uint8Array => PlannerStatus.encode({
       plannerId: o.id, state, algorithm: o.algorithm, publicKey: this.publicKey, jobsPlanned: this.jobsPlanned, sentAtMs: Date.now(), version: '1',
+      estimates: state === PlannerState.PLANNER_STATE_ONLINE ? this.registry.estimates(Date.now()) : [],
     });
     const conn: Parameters<typeof Transport.connect>[0] = {
       url: o.brokerUrl, clientId: `planner.${o.id}`, clean: false, log: this.log, username: o.username ?? o.id, debugJson: o.debugJson ?? false,
@@ -97,7 +102,11 @@ export class PlannerService {
     await t.subscribe(filters.allClockPings(), 0, (m) => this.onPing(m));
     await t.subscribe(filters.sharedJobSubmits(o.group ?? 'planners'), 1, (m) => this.onSubmit(m), { manualAck: true });
     await t.publish(topics.plannerStatus(o.id), status(PlannerState.PLANNER_STATE_ONLINE), { qos: 1, retain: true });
-    this.expiryTimer = setInterval(() => this.expireDevices(), 1000);
+    this.statusPayload = status;
+    this.expiryTimer = setInterval(() => {
+      this.expireDevices();
+      if (++this.ticks % STATUS_EVERY_TICKS === 0) this.publishStatus();
+    }, 1000);
     this.expiryTimer.unref();
     this.log.info({ algorithm: o.algorithm }, 'planner ready');
   }
@@ -136,6 +145,11 @@ export class PlannerService {
     } catch (err) {
       this.log.warn({ err: toEdgeweaveError(err, 'E_DECODE'), topic: m.topic }, 'device profile refused');
     }
+  }
+
+  private publishStatus(): void {
+    const payload = this.statusPayload?.(PlannerState.PLANNER_STATE_ONLINE);
+    if (payload) void this.transport?.publish(topics.plannerStatus(this.options.id), payload, { qos: 1, retain: true }).catch(() => undefined);
   }
 
   private expireDevices(): void {
@@ -229,10 +243,13 @@ export class PlannerService {
       const first = outcome.issues[0]!;
       return reject(first.code, outcome.issues.map((i) => i.message).join('; '));
     }
-    await this.dispatch(request, graph, shiftPlan(outcome.plan, this.dispatchMs), this.dispatchMs, 1, receivedAtMs, log);
+    // The baseline a speed-up is measured against: everything on the origin.
+    const local = originIsDevice && planRequest.algorithm !== 'local' ? planJob({ ...planRequest, algorithm: 'local', constraints: {} }) : outcome;
+    const localMs = local.ok ? local.plan.predictedLatencyMs + this.dispatchMs : 0;
+    await this.dispatch(request, graph, shiftPlan(outcome.plan, this.dispatchMs), this.dispatchMs, 1, receivedAtMs, log, localMs);
   }
 
-  private async dispatch(request: JobRequest, graph: TaskGraph, core: Plan, dispatchMs: number, attempt: number, receivedAtMs: number, log: Logger): Promise<void> {
+  private async dispatch(request: JobRequest, graph: TaskGraph, core: Plan, dispatchMs: number, attempt: number, receivedAtMs: number, log: Logger, localMs = 0): Promise<void> {
     const t = this.transport!;
     const now = Date.now();
     const workers = new Map<string, string[]>();
@@ -242,11 +259,12 @@ export class PlannerService {
       submittedAtMs: receivedAtMs, inputTaskIds: graph.inputs, outputTaskIds: graph.outputs,
       denseShards: { ...request.denseShards },
     });
-    const plan = JobPlan.create(wire.plan as JobPlanInit);
+    const plan = JobPlan.create({ ...wire.plan, predictedLocalLatencyMs: localMs } as JobPlanInit);
     for (const task of core.tasks) this.registry.addBusy(task.device, request.jobId, task.worker, now + task.startMs, now + task.finishMs);
     this.remember({ request, plan, graph, dispatchMs, finished: false });
     this.jobsPlanned++;
-    await t.publish(topics.jobPlan(request.originDevice, request.jobId), JobPlan.encode(plan), { qos: 1 });
+    // The published plan carries the DAG for viewers; the copies in assignments and inputs do not.
+    await t.publish(topics.jobPlan(request.originDevice, request.jobId), JobPlan.encode({ ...plan, tasks: graph.tasks.map((x) => ({ ...x, pinnedDevice: x.pinned ?? '' })) }), { qos: 1 });
     await Promise.all([...wire.devices].map(([deviceId, stageIds]) =>
       t.publish(topics.deviceAssign(deviceId), Assignment.encode({ jobId: plan.jobId, attempt, deviceId, plan, stageIds, issuedAtMs: Date.now() }), { qos: 1 })));
     await Promise.all(initialInputs(plan, request, graph.inputs).map(({ deviceId, worker, message }) =>

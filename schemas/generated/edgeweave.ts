@@ -686,6 +686,15 @@ export const DESCRIPTOR = {
                 "timeoutMs": {
                   "type": "uint32",
                   "id": 20
+                },
+                "tasks": {
+                  "rule": "repeated",
+                  "type": "TaskSpec",
+                  "id": 21
+                },
+                "predictedLocalLatencyMs": {
+                  "type": "double",
+                  "id": 22
                 }
               }
             },
@@ -1075,6 +1084,43 @@ export const DESCRIPTOR = {
                 },
                 "version": {
                   "type": "string",
+                  "id": 7
+                },
+                "estimates": {
+                  "rule": "repeated",
+                  "type": "DeviceEstimate",
+                  "id": 8
+                }
+              }
+            },
+            "DeviceEstimate": {
+              "fields": {
+                "deviceId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "upBps": {
+                  "type": "double",
+                  "id": 2
+                },
+                "downBps": {
+                  "type": "double",
+                  "id": 3
+                },
+                "rttMs": {
+                  "type": "double",
+                  "id": 4
+                },
+                "loadFactor": {
+                  "type": "double",
+                  "id": 5
+                },
+                "speed": {
+                  "type": "double",
+                  "id": 6
+                },
+                "queuedMs": {
+                  "type": "double",
                   "id": 7
                 }
               }
@@ -1582,6 +1628,8 @@ export interface JobPlan {
   denseShards: Record<string, number>;
   submittedAtMs: number;
   timeoutMs: number;
+  tasks: TaskSpec[];
+  predictedLocalLatencyMs: number;
 }
 
 export interface JobPlanInit {
@@ -1605,6 +1653,8 @@ export interface JobPlanInit {
   denseShards?: Record<string, number>;
   submittedAtMs?: number;
   timeoutMs?: number;
+  tasks?: TaskSpecInit[];
+  predictedLocalLatencyMs?: number;
 }
 
 export const JobPlan: MessageCodec<JobPlan, JobPlanInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.JobPlan');
@@ -1827,6 +1877,7 @@ export interface PlannerStatus {
   jobsPlanned: number;
   sentAtMs: number;
   version: string;
+  estimates: DeviceEstimate[];
 }
 
 export interface PlannerStatusInit {
@@ -1837,9 +1888,32 @@ export interface PlannerStatusInit {
   jobsPlanned?: number;
   sentAtMs?: number;
   version?: string;
+  estimates?: DeviceEstimateInit[];
 }
 
 export const PlannerStatus: MessageCodec<PlannerStatus, PlannerStatusInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.PlannerStatus');
+
+export interface DeviceEstimate {
+  deviceId: string;
+  upBps: number;
+  downBps: number;
+  rttMs: number;
+  loadFactor: number;
+  speed: number;
+  queuedMs: number;
+}
+
+export interface DeviceEstimateInit {
+  deviceId?: string;
+  upBps?: number;
+  downBps?: number;
+  rttMs?: number;
+  loadFactor?: number;
+  speed?: number;
+  queuedMs?: number;
+}
+
+export const DeviceEstimate: MessageCodec<DeviceEstimate, DeviceEstimateInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.DeviceEstimate');
 
 export interface ClockPing {
   deviceId: string;

@@ -11,9 +11,11 @@ import { pino } from 'pino';
 import { Transport, type IncomingMessage } from '../transport/mqtt-transport.ts';
 import { ClockOffsetEstimator } from './clock.ts';
 import {
-  JobRequest, JobResult, JobPlan, StageReport, DeviceStatus, ClockPing, ClockPong, JobStatus,
+  JobRequest, JobResult, JobPlan, StageReport, DeviceStatus, ClockPing, ClockPong, JobStatus, Encoding, Tensor,
   type JobRequestInit, type JobResultInit,
 } from '../schemas/generated/edgeweave.ts';
+import { decodeTensor, maxDeviation } from '../schemas/tensor-codec.ts';
+import type { Tensor as TfTensor } from '@tensorflow/tfjs';
 import { topics, filters, parseTopic } from '../schemas/topics.ts';
 import { EdgeweaveError } from '../schemas/errors.ts';
 
@@ -27,6 +29,11 @@ export interface JobClientOptions {
   clientId?: string;
   /** Mirror the job requests this client publishes as JSON under edgeweave/v1/debug/. */
   debugJson?: boolean;
+  /**
+   * When a plan sent cuts in a lossy encoding (float16, int8), run the model here on the same
+   * inputs in float32 and report the output's deviation in the result (needs the model here).
+   */
+  checkLossy?: boolean;
   log?: Logger;
 }
 
@@ -43,6 +50,7 @@ export interface JobOutcome {
 }
 
 interface Pending {
+  request: JobRequestInit;
   submittedAtMs: number;
   plan: JobPlan | undefined;
   reports: StageReport[];
@@ -62,7 +70,7 @@ export class JobClient {
   private pingSeq = 0;
   originStatus: DeviceStatus | undefined;
 
-  private constructor(private readonly transport: Transport, readonly origin: string, private readonly log: Logger) {}
+  private constructor(private readonly transport: Transport, readonly origin: string, private readonly log: Logger, private readonly checkLossy: boolean) {}
 
   static async connect(options: JobClientOptions): Promise<JobClient> {
     const log = (options.log ?? pino({ level: 'silent' })).child({ component: 'client', origin: options.origin });
@@ -73,7 +81,7 @@ export class JobClient {
     if (options.password !== undefined) conn.password = options.password;
     if (options.ca !== undefined) conn.ca = options.ca;
     const transport = await Transport.connect(conn);
-    const client = new JobClient(transport, options.origin, log);
+    const client = new JobClient(transport, options.origin, log, options.checkLossy ?? false);
     await transport.subscribe(filters.jobResults(options.origin), 1, (m) => client.onResult(m));
     await transport.subscribe(filters.jobPlans(options.origin), 1, (m) => client.onPlan(m));
     await transport.subscribe(filters.jobReports(options.origin), 1, (m) => client.onReport(m));
@@ -119,7 +127,7 @@ export class JobClient {
       const reports: StageReport[] = [];
       this.reports.set(jobId, reports);
       if (this.reports.size > 2000) this.reports.delete(this.reports.keys().next().value as string);
-      const p: Pending = { submittedAtMs, plan: undefined, reports, resolve, timer: undefined };
+      const p: Pending = { request, submittedAtMs, plan: undefined, reports, resolve, timer: undefined };
       p.timer = setTimeout(() => this.finish(jobId, JobResult.create({
         jobId, status: JobStatus.JOB_STATUS_TIMEOUT, error: { code: 'E_TIMEOUT', message: `no result within ${timeoutMs} ms` },
       })), timeoutMs);
@@ -137,14 +145,14 @@ export class JobClient {
     await this.transport.close();
   }
 
-  private finish(jobId: string, result: JobResult): void {
+  private finish(jobId: string, result: JobResult, arrivedAtMs = Date.now()): void {
     const p = this.pending.get(jobId);
     if (!p) return;
     this.pending.delete(jobId);
     this.done.add(jobId);
     if (this.done.size > 100_000) this.done.delete(this.done.values().next().value as string);
     if (p.timer) clearTimeout(p.timer);
-    const latencyMs = Date.now() - p.submittedAtMs;
+    const latencyMs = arrivedAtMs - p.submittedAtMs;
     p.resolve({ result: { ...result, latencyMs: result.status === JobStatus.JOB_STATUS_OK ? latencyMs : result.latencyMs }, plan: p.plan, reports: p.reports, latencyMs, submittedAtMs: p.submittedAtMs, clockOffsetMs: this.clock.offsetMs });
   }
 
@@ -159,6 +167,19 @@ export class JobClient {
       return;
     }
     if (result.jobId !== topic.jobId) return;
+    const p = this.pending.get(topic.jobId)!;
+    if (this.checkLossy && result.status === JobStatus.JOB_STATUS_OK && p.plan && usedLossyCuts(p.plan, p.request)) {
+      // Measure the deviation before handing the result over; latency is taken at arrival.
+      const arrivedAtMs = Date.now();
+      void lossyDeviation(p.request, result).then(
+        (dev) => this.finish(topic.jobId, { ...result, lossyMaxAbsDeviation: dev.maxAbs, lossyMaxRelDeviation: dev.maxRel }, arrivedAtMs),
+        (err: unknown) => {
+          this.log.warn({ err, jobId: topic.jobId }, 'cannot measure the lossy deviation here');
+          this.finish(topic.jobId, result, arrivedAtMs);
+        },
+      );
+      return;
+    }
     this.finish(topic.jobId, result);
   }
 
@@ -219,6 +240,58 @@ export class JobClient {
     } catch {
       // ignore
     }
+  }
+}
+
+/**
+ * Submits one job and waits for its outcome: connect, submit, close. For programs on a device
+ * that run one job now and then; keep a JobClient open to submit many.
+ */
+export async function submitJob(options: JobClientOptions, job: Omit<JobRequestInit, 'originDevice'>): Promise<JobOutcome> {
+  const client = await JobClient.connect(options);
+  try {
+    return await client.submit(job);
+  } finally {
+    await client.close();
+  }
+}
+
+/** Whether a plan sent any cut in a lossy encoding (8-bit pixels of an input that came as 8-bit pixels are exact). */
+export function usedLossyCuts(plan: JobPlan, request: JobRequestInit): boolean {
+  const pixelInputs = new Set((request.inputs ?? []).filter((i) => i.tensor?.encoding === Encoding.ENCODING_UINT8).map((i) => i.taskId ?? ''));
+  return plan.stages.some((s) => s.outputs.some((r) => r.encoding === Encoding.ENCODING_FLOAT16 || r.encoding === Encoding.ENCODING_INT8
+    || (r.encoding === Encoding.ENCODING_UINT8 && !pixelInputs.has(r.tensor))));
+}
+
+/** Runs the model here in float32 on the job's own inputs and compares its outputs with the result's. */
+async function lossyDeviation(request: JobRequestInit, result: JobResult): Promise<{ maxAbs: number; maxRel: number }> {
+  const [{ resolveModel, predictNamed }, tf] = await Promise.all([import('../models/index.ts'), import('@tensorflow/tfjs')]);
+  const model = await resolveModel(request.model?.name ?? '');
+  const feed: Record<string, TfTensor> = {};
+  try {
+    for (const [i, input] of (request.inputs ?? []).entries()) {
+      if (!input.tensor) throw new EdgeweaveError('E_INPUT', 'an input held by another device cannot be replayed here');
+      const data = decodeTensor(Tensor.create(input.tensor));
+      const name = input.taskId || model.inputs[i]?.name || '';
+      feed[name] = tf.tensor(data.dtype === 'uint8' ? Float32Array.from(data.values) : data.values, data.shape, data.dtype === 'int32' ? 'int32' : 'float32');
+    }
+    const reference = predictNamed(model, feed);
+    try {
+      let maxAbs = 0;
+      let maxRel = 0;
+      for (const out of result.outputs) {
+        const ref = reference[out.name];
+        if (!ref) continue;
+        const d = maxDeviation(ref.dataSync(), decodeTensor(out).values);
+        maxAbs = Math.max(maxAbs, d.maxAbs);
+        maxRel = Math.max(maxRel, d.maxRel);
+      }
+      return { maxAbs, maxRel };
+    } finally {
+      tf.dispose(Object.values(reference));
+    }
+  } finally {
+    tf.dispose(Object.values(feed));
   }
 }
 

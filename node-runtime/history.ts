@@ -34,6 +34,8 @@ export interface HistoryRecord {
   stages: HistoryStage[];
   energyJ: Record<string, { predicted: number; measured: number }>;
   top?: Array<{ index: number; label: string; probability: number }>;
+  /** With lossy transport: the output's deviation from float32 transport. */
+  lossy?: { maxAbs: number; maxRel: number };
 }
 
 interface HistoryData {

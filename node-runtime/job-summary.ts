@@ -38,5 +38,6 @@ export function summarizeOutcome(outcome: JobOutcome, origin: string, model: str
     top: r.topK.map((c) => ({ index: c.index, label: c.label, probability: c.probability })),
   };
   if (r.error) record.error = `${r.error.code}: ${r.error.message}`;
+  if (r.lossyMaxAbsDeviation > 0 || r.lossyMaxRelDeviation > 0) record.lossy = { maxAbs: r.lossyMaxAbsDeviation, maxRel: r.lossyMaxRelDeviation };
   return record;
 }

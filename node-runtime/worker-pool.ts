@@ -60,7 +60,10 @@ export interface PoolHost {
   publishStatus(): Promise<void>;
 }
 
-const WORKER_MAIN = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
+// From source (tsx) the worker is worker-main.ts; from the compiled package, worker-main.js.
+const COMPILED = import.meta.url.endsWith('.js');
+const WORKER_MAIN = fileURLToPath(new URL(COMPILED ? './worker-main.js' : './worker-main.ts', import.meta.url));
+const WORKER_EXEC_ARGV = COMPILED ? [] : ['--import', 'tsx'];
 
 export class WorkerPool {
   private local: InProcess | undefined;
@@ -139,7 +142,7 @@ export class WorkerPool {
       ...(c.ca !== undefined ? { ca: c.ca } : {}), ...(c.cacheDir !== undefined ? { cacheDir: c.cacheDir } : {}),
       ...(c.engine !== undefined ? { engine: c.engine } : {}),
     };
-    const child = fork(WORKER_MAIN, [], { execArgv: ['--import', 'tsx'], serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(WORKER_MAIN, [], { execArgv: WORKER_EXEC_ARGV, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     f.child = child;
     f.handle.pid = child.pid;
     return new Promise<void>((resolve, reject) => {

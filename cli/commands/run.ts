@@ -30,6 +30,7 @@ export function formatJobReport(r: HistoryRecord): string {
   }
   const err = r.predictedLatencyMs > 0 ? ` (${((r.latencyMs / r.predictedLatencyMs - 1) * 100).toFixed(1)}% off)` : '';
   lines.push(`end-to-end latency: ${f1(r.latencyMs)} ms measured, ${f1(r.predictedLatencyMs)} ms predicted${err}`);
+  if (r.lossy) lines.push(`lossy transport: output deviates from float32 transport by at most ${r.lossy.maxAbs.toExponential(2)} (${(r.lossy.maxRel * 100).toFixed(3)}% of its range)`);
   lines.push('');
   const header = ['stage', 'device', 'tasks', 'wait ms', 'transfer in ms', 'compute ms', 'predicted ms', 'done at ms', 'predicted at ms'];
   const rows = r.stages.map((s) => [s.stageId, s.deviceId, String(s.tasks), f1(s.waitMs), f1(s.transferInMs), f1(s.computeMs), f1(s.predictedComputeMs), f1(s.finishMs), f1(s.predictedFinishMs)]);
@@ -109,7 +110,8 @@ export const command: Command = {
       ...(objective?.kind === 'weighted' ? { latencyWeight: objective.latencyWeight, energyWeight: objective.energyWeight } : {}),
     };
     const repeat = numberOption(ctx.values, 'repeat', 1, { min: 1, max: 100_000, integer: true });
-    const client = await JobClient.connect({ ...connectionOf(ctx), origin: from, log: ctx.log, debugJson: ctx.values['debug-json'] === true });
+    const allowLossy = ctx.values['allow-lossy'] === true;
+    const client = await JobClient.connect({ ...connectionOf(ctx), origin: from, log: ctx.log, debugJson: ctx.values['debug-json'] === true, checkLossy: allowLossy });
     const history = await JobHistory.open(stringOption(ctx.values, 'data-dir') ?? process.env['EDGEWEAVE_DATA_DIR'] ?? '.edgeweave');
     const records: HistoryRecord[] = [];
     let failed = 0;
@@ -117,7 +119,7 @@ export const command: Command = {
       for (let i = 0; i < repeat; i++) {
         const outcome = await client.submit({
           model: { name: graph.modelId }, inputs, algorithm: algorithm ?? '', objective: wireObjective, fused,
-          allowLossy: ctx.values['allow-lossy'] === true, topK: numberOption(ctx.values, 'top-k', 5, { min: 0, max: 1000, integer: true }),
+          allowLossy, topK: numberOption(ctx.values, 'top-k', 5, { min: 0, max: 1000, integer: true }),
           timeoutMs: numberOption(ctx.values, 'timeout-ms', DEFAULT_TIMEOUT_MS, { min: 1, integer: true }),
         });
         const record = summarizeOutcome(outcome, from, graph.modelId, client.originStatus?.power?.idleW);

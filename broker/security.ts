@@ -114,9 +114,22 @@ export function installSecurity(broker: Aedes, options: SecurityOptions): Securi
     }
   };
 
+  /**
+   * A client id belongs to its user: `{user}` or `{user}.{anything}` (admins excepted). Otherwise
+   * one authenticated client could take over another's session, and the messages queued for it.
+   */
+  const checkClientId = (client: Client, acl: Acl | null): void => {
+    if (acl === null || acl.role === 'admin') return;
+    const id = client.id ?? '';
+    if (id === acl.user || id.startsWith(`${acl.user}.`)) return;
+    log.warn({ clientId: id, user: acl.user, code: 'E_AUTH', reason: 'client id not owned by the user' }, 'connection refused: client id must be the user name or start with "<user>."');
+    throw authError('client id not allowed for this user', RETURN_CODE.notAuthorized);
+  };
+
   broker.authenticate = (client, username, password, done) => {
     checkCredentials(client, username, password)
       .then((acl) => {
+        checkClientId(client, acl);
         checkWill(client, acl);
         return acl;
       })

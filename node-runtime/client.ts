@@ -11,10 +11,11 @@ import { pino } from 'pino';
 import { Transport, type IncomingMessage } from '../transport/mqtt-transport.ts';
 import { ClockOffsetEstimator } from './clock.ts';
 import {
-  JobRequest, JobResult, JobPlan, StageReport, DeviceStatus, ClockPing, ClockPong, JobStatus, Encoding, Tensor,
-  type JobRequestInit, type JobResultInit,
+  JobRequest, JobResult, JobPlan, StageReport, DeviceStatus, ClockPing, ClockPong, JobStatus, Encoding, Tensor, PlannerStatus,
+  type JobRequestInit, type JobResultInit, type TensorInit,
 } from '../schemas/generated/edgeweave.ts';
-import { decodeTensor, maxDeviation } from '../schemas/tensor-codec.ts';
+import { decodeTensor, encodeTensor, maxDeviation, type TensorData } from '../schemas/tensor-codec.ts';
+import { PlannerKeyRing } from '../schemas/capability.ts';
 import type { Tensor as TfTensor } from '@tensorflow/tfjs';
 import { topics, filters, parseTopic } from '../schemas/topics.ts';
 import { EdgeweaveError } from '../schemas/errors.ts';
@@ -34,6 +35,8 @@ export interface JobClientOptions {
    * inputs in float32 and report the output's deviation in the result (needs the model here).
    */
   checkLossy?: boolean;
+  /** Submit again when no plan has come this long after submitting (default 5000 ms). */
+  retryAfterMs?: number;
   log?: Logger;
 }
 
@@ -52,6 +55,8 @@ export interface JobOutcome {
 interface Pending {
   request: JobRequestInit;
   submittedAtMs: number;
+  resubmissions: number;
+  retry: NodeJS.Timeout | undefined;
   plan: JobPlan | undefined;
   reports: StageReport[];
   resolve: (o: JobOutcome) => void;
@@ -70,7 +75,15 @@ export class JobClient {
   private pingSeq = 0;
   originStatus: DeviceStatus | undefined;
 
-  private constructor(private readonly transport: Transport, readonly origin: string, private readonly log: Logger, private readonly checkLossy: boolean) {}
+  private readonly keys = new PlannerKeyRing();
+
+  private constructor(
+    private readonly transport: Transport,
+    readonly origin: string,
+    private readonly log: Logger,
+    private readonly checkLossy: boolean,
+    private readonly retryAfterMs: number,
+  ) {}
 
   static async connect(options: JobClientOptions): Promise<JobClient> {
     const log = (options.log ?? pino({ level: 'silent' })).child({ component: 'client', origin: options.origin });
@@ -81,7 +94,15 @@ export class JobClient {
     if (options.password !== undefined) conn.password = options.password;
     if (options.ca !== undefined) conn.ca = options.ca;
     const transport = await Transport.connect(conn);
-    const client = new JobClient(transport, options.origin, log, options.checkLossy ?? false);
+    const client = new JobClient(transport, options.origin, log, options.checkLossy ?? false, options.retryAfterMs ?? 5000);
+    await transport.subscribe(filters.allPlannerStatus(), 1, (m) => {
+      try {
+        const s = PlannerStatus.decode(m.payload);
+        client.keys.update(s.plannerId, s.publicKey);
+      } catch {
+        // not a planner status: ignore
+      }
+    });
     await transport.subscribe(filters.jobResults(options.origin), 1, (m) => client.onResult(m));
     await transport.subscribe(filters.jobPlans(options.origin), 1, (m) => client.onPlan(m));
     await transport.subscribe(filters.jobReports(options.origin), 1, (m) => client.onReport(m));
@@ -127,15 +148,54 @@ export class JobClient {
       const reports: StageReport[] = [];
       this.reports.set(jobId, reports);
       if (this.reports.size > 2000) this.reports.delete(this.reports.keys().next().value as string);
-      const p: Pending = { request, submittedAtMs, plan: undefined, reports, resolve, timer: undefined };
-      p.timer = setTimeout(() => this.finish(jobId, JobResult.create({
-        jobId, status: JobStatus.JOB_STATUS_TIMEOUT, error: { code: 'E_TIMEOUT', message: `no result within ${timeoutMs} ms` },
-      })), timeoutMs);
+      const p: Pending = { request, submittedAtMs, resubmissions: 0, retry: undefined, plan: undefined, reports, resolve, timer: undefined };
+      p.timer = setTimeout(() => void this.timedOut(jobId, timeoutMs), timeoutMs);
       this.pending.set(jobId, p);
     });
+    const p = this.pending.get(jobId)!;
+    this.armRetry(jobId, p);
     await this.transport.publish(topics.jobSubmit(this.origin), JobRequest.encode(request), { qos: 1 });
     this.log.debug({ jobId }, 'job submitted');
     return outcome;
+  }
+
+  /**
+   * Submits the job again if nothing comes back in time (a planner or broker lost it): before
+   * any plan, after `retryAfterMs`; once planned, after three times the predicted latency.
+   */
+  private armRetry(jobId: string, p: Pending): void {
+    if (p.retry) clearTimeout(p.retry);
+    const predicted = p.plan?.predictedLatencyMs ?? 0;
+    const wait = predicted > 0 ? Math.max(2000, 3 * predicted + 2000) : this.retryAfterMs;
+    p.retry = setTimeout(() => {
+      if (!this.pending.has(jobId) || !this.transport.connected) {
+        if (this.pending.has(jobId)) this.armRetry(jobId, p);
+        return;
+      }
+      p.resubmissions++;
+      this.log.info({ jobId, resubmission: p.resubmissions }, 'no result yet: submitting the job again');
+      void this.transport.publish(topics.jobSubmit(this.origin), JobRequest.encode({ ...p.request, resubmission: p.resubmissions }), { qos: 1 }).catch(() => undefined);
+      this.armRetry(jobId, p);
+    }, wait);
+    p.retry.unref();
+  }
+
+  /** The deadline passed: run the job here when the request allows it, else report the timeout. */
+  private async timedOut(jobId: string, timeoutMs: number): Promise<void> {
+    const p = this.pending.get(jobId);
+    if (!p) return;
+    if (p.retry) clearTimeout(p.retry);
+    if (p.request.fallbackLocal) {
+      this.log.warn({ jobId }, 'no result in time: running the job here');
+      try {
+        const outputs = await runLocally(p.request);
+        this.finish(jobId, JobResult.create({ jobId, status: JobStatus.JOB_STATUS_OK, outputs, ranLocally: true, producedBy: this.origin, error: { code: 'E_TIMEOUT', message: `no result within ${timeoutMs} ms; ran on the origin` } }));
+        return;
+      } catch (err) {
+        this.log.warn({ err, jobId }, 'cannot run the job here either');
+      }
+    }
+    this.finish(jobId, JobResult.create({ jobId, status: JobStatus.JOB_STATUS_TIMEOUT, error: { code: 'E_TIMEOUT', message: `no result within ${timeoutMs} ms` } }));
   }
 
   async close(): Promise<void> {
@@ -152,8 +212,9 @@ export class JobClient {
     this.done.add(jobId);
     if (this.done.size > 100_000) this.done.delete(this.done.values().next().value as string);
     if (p.timer) clearTimeout(p.timer);
+    if (p.retry) clearTimeout(p.retry);
     const latencyMs = arrivedAtMs - p.submittedAtMs;
-    p.resolve({ result: { ...result, latencyMs: result.status === JobStatus.JOB_STATUS_OK ? latencyMs : result.latencyMs }, plan: p.plan, reports: p.reports, latencyMs, submittedAtMs: p.submittedAtMs, clockOffsetMs: this.clock.offsetMs });
+    p.resolve({ result: { ...result, latencyMs: result.status === JobStatus.JOB_STATUS_OK || result.ranLocally ? latencyMs : result.latencyMs }, plan: p.plan, reports: p.reports, latencyMs, submittedAtMs: p.submittedAtMs, clockOffsetMs: this.clock.offsetMs });
   }
 
   private onResult(m: IncomingMessage): void {
@@ -167,7 +228,16 @@ export class JobClient {
       return;
     }
     if (result.jobId !== topic.jobId) return;
+    if (!this.keys.accepts(result.jobId, result.attempt, result.capability)) {
+      this.log.warn({ code: 'E_CAPABILITY', jobId: result.jobId, producedBy: result.producedBy }, 'job result refused: no valid capability');
+      return;
+    }
     const p = this.pending.get(topic.jobId)!;
+    if (p.request.fallbackLocal && (result.status === JobStatus.JOB_STATUS_FAILED || (result.status === JobStatus.JOB_STATUS_REJECTED && result.error?.code === 'E_NO_DEVICES'))) {
+      if (p.timer) clearTimeout(p.timer);
+      void this.timedOut(topic.jobId, 0);
+      return;
+    }
     if (this.checkLossy && result.status === JobStatus.JOB_STATUS_OK && p.plan && usedLossyCuts(p.plan, p.request)) {
       // Measure the deviation before handing the result over; latency is taken at arrival.
       const arrivedAtMs = Date.now();
@@ -185,11 +255,15 @@ export class JobClient {
 
   private onPlan(m: IncomingMessage): void {
     const topic = parseTopic(m.topic);
-    const p = topic?.kind === 'jobPlan' ? this.pending.get(topic.jobId) : undefined;
+    const jobId = topic?.kind === 'jobPlan' ? topic.jobId : '';
+    const p = this.pending.get(jobId);
     if (!p) return;
     try {
       const plan = JobPlan.decode(m.payload);
-      if (!p.plan || plan.attempt > p.plan.attempt) p.plan = plan;
+      if (!p.plan || plan.attempt > p.plan.attempt) {
+        p.plan = plan;
+        this.armRetry(jobId, p);
+      }
     } catch {
       // ignore
     }
@@ -263,8 +337,8 @@ export function usedLossyCuts(plan: JobPlan, request: JobRequestInit): boolean {
     || (r.encoding === Encoding.ENCODING_UINT8 && !pixelInputs.has(r.tensor))));
 }
 
-/** Runs the model here in float32 on the job's own inputs and compares its outputs with the result's. */
-async function lossyDeviation(request: JobRequestInit, result: JobResult): Promise<{ maxAbs: number; maxRel: number }> {
+/** Runs the whole model here, in float32, on the job's own inline inputs; its outputs by name. */
+async function predictHere(request: JobRequestInit): Promise<Map<string, TensorData>> {
   const [{ resolveModel, predictNamed }, tf] = await Promise.all([import('../models/index.ts'), import('@tensorflow/tfjs')]);
   const model = await resolveModel(request.model?.name ?? '');
   const feed: Record<string, TfTensor> = {};
@@ -275,24 +349,35 @@ async function lossyDeviation(request: JobRequestInit, result: JobResult): Promi
       const name = input.taskId || model.inputs[i]?.name || '';
       feed[name] = tf.tensor(data.dtype === 'uint8' ? Float32Array.from(data.values) : data.values, data.shape, data.dtype === 'int32' ? 'int32' : 'float32');
     }
-    const reference = predictNamed(model, feed);
-    try {
-      let maxAbs = 0;
-      let maxRel = 0;
-      for (const out of result.outputs) {
-        const ref = reference[out.name];
-        if (!ref) continue;
-        const d = maxDeviation(ref.dataSync(), decodeTensor(out).values);
-        maxAbs = Math.max(maxAbs, d.maxAbs);
-        maxRel = Math.max(maxRel, d.maxRel);
-      }
-      return { maxAbs, maxRel };
-    } finally {
-      tf.dispose(Object.values(reference));
-    }
+    const out = predictNamed(model, feed);
+    const result = new Map<string, TensorData>();
+    for (const [name, t] of Object.entries(out)) result.set(name, { dtype: 'float32', shape: t.shape, values: t.dataSync() as Float32Array });
+    tf.dispose(Object.values(out));
+    return result;
   } finally {
     tf.dispose(Object.values(feed));
   }
+}
+
+/** The fallback: the job's outputs computed on the origin itself. */
+async function runLocally(request: JobRequestInit): Promise<TensorInit[]> {
+  const outputs = await predictHere(request);
+  return [...outputs].map(([name, t]) => encodeTensor(t, { name }));
+}
+
+/** Runs the model here in float32 on the job's own inputs and compares its outputs with the result's. */
+async function lossyDeviation(request: JobRequestInit, result: JobResult): Promise<{ maxAbs: number; maxRel: number }> {
+  const reference = await predictHere(request);
+  let maxAbs = 0;
+  let maxRel = 0;
+  for (const out of result.outputs) {
+    const ref = reference.get(out.name);
+    if (!ref) continue;
+    const d = maxDeviation(ref.values, decodeTensor(out).values);
+    maxAbs = Math.max(maxAbs, d.maxAbs);
+    maxRel = Math.max(maxRel, d.maxRel);
+  }
+  return { maxAbs, maxRel };
 }
 
 /** Adds the origin's waiting energy to a result's bill: idle power while it neither computed nor sent. */

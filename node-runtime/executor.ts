@@ -20,10 +20,11 @@ import { AttemptTracker } from './attempts.ts';
 import { radioLegEnergyJ } from '../planner/core/energy.ts';
 import type { DevicePower } from '../planner/core/types.ts';
 import {
-  Assignment, StageInput, StageReport, JobResult, StageStatus,
+  Assignment, StageInput, StageReport, JobResult, StageStatus, PlannerStatus,
   JobPlan, Encoding, type StageSpec, type StageTimingInit, type StageTiming, type StageInputInit, type Route,
 } from '../schemas/generated/edgeweave.ts';
-import { topics, filters } from '../schemas/topics.ts';
+import { topics, filters, parseTopic } from '../schemas/topics.ts';
+import { PlannerKeyRing } from '../schemas/capability.ts';
 import { decodeTensor, encodeTensor, encodingName, type TensorData, type DecodeLimits } from '../schemas/tensor-codec.ts';
 import { EdgeweaveError, toEdgeweaveError } from '../schemas/errors.ts';
 
@@ -60,6 +61,7 @@ export class Executor {
   private transport: Transport | undefined;
   private readonly joins = new JoinBuffer();
   private readonly attempts = new AttemptTracker();
+  private readonly keys = new PlannerKeyRing();
   private queue: Promise<void> = Promise.resolve();
   private readonly log: Logger;
   private readonly limits: DecodeLimits;
@@ -86,6 +88,8 @@ export class Executor {
     if (o.password !== undefined) transportOptions.password = o.password;
     if (o.ca !== undefined) transportOptions.ca = o.ca;
     this.transport = await Transport.connect(transportOptions);
+    // Planner keys first: stage inputs are checked against them.
+    await this.transport.subscribe(filters.allPlannerStatus(), 1, (m) => this.onPlannerStatus(m));
     await this.transport.subscribe(topics.deviceAssign(o.deviceId), 1, (m) => this.onAssignment(m));
     await this.transport.subscribe(filters.sharedDeviceInbox(o.deviceId), 1, (m) => this.onStageInput(m), { manualAck: true });
     await this.transport.subscribe(topics.workerInbox(o.deviceId, o.workerId), 1, (m) => this.onStageInput(m), { manualAck: true });
@@ -102,6 +106,16 @@ export class Executor {
     await this.transport?.close();
   }
 
+  private onPlannerStatus(message: IncomingMessage): void {
+    try {
+      const status = PlannerStatus.decode(message.payload);
+      const topic = parseTopic(message.topic);
+      if (topic?.kind === 'plannerStatus' && topic.plannerId === status.plannerId) this.keys.update(status.plannerId, status.publicKey);
+    } catch {
+      this.log.debug({ topic: message.topic }, 'malformed planner status ignored');
+    }
+  }
+
   // ---- assignments ----------------------------------------------------------
 
   private onAssignment(message: IncomingMessage): void {
@@ -113,6 +127,10 @@ export class Executor {
       return;
     }
     const { jobId, attempt, plan } = assignment;
+    if (!this.keys.accepts(jobId, attempt, assignment.capability)) {
+      this.log.warn({ code: 'E_CAPABILITY', jobId, attempt }, 'assignment refused: no valid capability');
+      return;
+    }
     if (assignment.cancel) {
       this.attempts.cancel(jobId, attempt);
       for (const part of this.joins.dropJob(`${jobId}\u0000${attempt}\u0000`)) part.ack();
@@ -149,6 +167,7 @@ export class Executor {
     if (!plan || !stage) return refuse(new EdgeweaveError('E_STAGE', `stage input for ${jobId}/${stageId} names no stage of its plan`));
     if (plan.jobId !== jobId || plan.attempt !== attempt) return refuse(new EdgeweaveError('E_STAGE', 'stage input and its plan disagree on job or attempt'));
     if (stage.deviceId !== this.options.deviceId) return refuse(new EdgeweaveError('E_STAGE', `stage ${stageId} belongs to device ${stage.deviceId}, not ${this.options.deviceId}`));
+    if (!this.keys.accepts(jobId, attempt, input.capability)) return refuse(new EdgeweaveError('E_CAPABILITY', `stage input for ${jobId}/${stageId} from ${JSON.stringify(input.fromDevice)} carries no valid capability for attempt ${attempt}`));
     if (!this.attempts.observe(jobId, attempt)) return refuse(new EdgeweaveError('E_STALE_ATTEMPT', `attempt ${attempt} of job ${jobId} was superseded`));
     const producer = producerOf(input);
     if (!stage.inputs.some((s) => producerOf(s) === producer)) {
@@ -312,7 +331,7 @@ export class Executor {
       if (crosses) upEnergy += radioLegEnergyJ(o.power.radioModel, 'up', size, delayMs);
       bytesOut += size;
       const topic = first.toWorker !== '' ? topics.workerInbox(first.toDevice, first.toWorker) : topics.deviceInbox(first.toDevice);
-      sends.push({ topic, delayMs, init: { jobId: plan.jobId, attempt: plan.attempt, stageId: toStage, plan, tensors, fromDevice: o.deviceId, fromStage: stage.stageId, sentAtMs } });
+      sends.push({ topic, delayMs, init: { jobId: plan.jobId, attempt: plan.attempt, stageId: toStage, plan, tensors, fromDevice: o.deviceId, fromStage: stage.stageId, sentAtMs, capability: capabilityOf(join) } });
     }
     const finalTiming: StageTimingInit = { ...timing, radioEnergyJ: (timing.radioEnergyJ ?? 0) + upEnergy, bytesOut };
     const trace = [...upstream, finalTiming];
@@ -320,16 +339,16 @@ export class Executor {
       const payload = StageInput.encode({ ...init, emulatedUpMs: delayMs, trace });
       return sleep(delayMs).then(() => transport.publish(topic, payload, { qos: 1 }));
     });
-    if (stage.final) published.push(this.publishResult(plan, stage, outputs, trace));
+    if (stage.final) published.push(this.publishResult(plan, stage, outputs, trace, capabilityOf(join)));
     await Promise.all(published);
     this.report(plan, stage.stageId, StageStatus.STAGE_STATUS_OK, finalTiming);
   }
 
-  private async publishResult(plan: JobPlan, stage: StageSpec, outputs: Map<string, TensorData>, trace: StageTimingInit[]): Promise<void> {
+  private async publishResult(plan: JobPlan, stage: StageSpec, outputs: Map<string, TensorData>, trace: StageTimingInit[], capability: Uint8Array): Promise<void> {
     const o = this.options;
     const model = await o.modelHost.model(plan.model);
     const result = buildJobResult({ plan, outputs, trace, model, producedBy: o.deviceId, nowRefMs: Date.now() + o.services.clockOffsetMs() });
-    const payload = JobResult.encode(result);
+    const payload = JobResult.encode({ ...result, capability });
     const crosses = plan.originDevice !== o.deviceId;
     const delayMs = crosses ? await o.services.sendDelay(payload.byteLength) : 0;
     await sleep(delayMs);
@@ -376,6 +395,11 @@ function quantisationOf(join: CompleteJoin, name: string, encoding: Encoding): {
     if (t && t.encoding === Encoding.ENCODING_UINT8) return { scale: t.scale, zeroPoint: t.zeroPoint };
   }
   return {};
+}
+
+/** The attempt's capability, as the stage's inputs carried it (forwarded with its outputs and result). */
+function capabilityOf(join: CompleteJoin): Uint8Array {
+  return join.parts.find((p) => p.message.capability.byteLength > 0)?.message.capability ?? new Uint8Array(0);
 }
 
 function sleep(ms: number): Promise<void> {

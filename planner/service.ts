@@ -1,25 +1,28 @@
 /**
- * The planner service: the pure planner core behind MQTT. It takes job submissions from
- * its share of the `$share/planners` group, follows device statuses and profiles, plans each
- * job over the live devices (their queues, learned speeds and links included), publishes the
- * plan, one assignment per device and the job's first inputs, answers clock pings, and
- * learns from every stage report.
+ * The planner service: the pure planner core behind MQTT. It takes job submissions from its
+ * share of the `$share/planners` group, follows device statuses and profiles, plans each job
+ * over the live devices (their queues, learned speeds and links included), publishes the plan,
+ * one assignment per device and the job's first inputs, answers clock pings, and learns from
+ * every stage report. It also keeps jobs alive: when a device of a job goes offline, when a
+ * job overruns its prediction, or when its origin submits it again, the job is planned anew
+ * as a new attempt (the old one cancelled); after a few attempts it fails with a clear result.
  */
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { Transport, type IncomingMessage } from '../transport/mqtt-transport.ts';
 import { planJob } from './core/registry.ts';
-import type { Objective, Constraints, PlanRequest, Plan, CostModelOptions } from './core/types.ts';
-import type { TaskGraph, TaskNode } from '../schemas/graph.ts';
+import type { Objective, PlanRequest, Plan, CostModelOptions } from './core/types.ts';
+import type { TaskGraph } from '../schemas/graph.ts';
 import { getTaskGraph } from '../models/task-graph.ts';
 import { DeviceRegistry } from './device-registry.ts';
 import { toWirePlan, initialInputs } from './wire-plan.ts';
+import { constraintsOf, graphFromSpecs, graphOptions, inputAsUint8, inputTaskOf, objectiveOf, shiftPlan } from './request.ts';
 import {
   JobRequest, JobPlan, Assignment, StageInput, StageReport, JobResult, DeviceStatus, DeviceProfile, ClockPing, ClockPong, PlannerStatus,
-  JobStatus, StageStatus, ObjectiveKind, PlannerState, Encoding, type JobPlanInit, type StageTiming,
+  JobStatus, StageStatus, PlannerState, DeviceState, type JobPlanInit, type StageTiming,
 } from '../schemas/generated/edgeweave.ts';
-import { topics, filters, parseTopic } from '../schemas/topics.ts';
+import { topics, filters, parseTopic, isValidId } from '../schemas/topics.ts';
+import { generatePlannerKeys, signCapability, type PlannerKeys } from '../schemas/capability.ts';
 import { EdgeweaveError, toEdgeweaveError, type ErrorCode } from '../schemas/errors.ts';
 
 export interface PlannerServiceOptions {
@@ -37,6 +40,12 @@ export interface PlannerServiceOptions {
   cost?: CostModelOptions;
   /** Share group of the planners (default "planners"). */
   group?: string;
+  /** Attempts per job before it fails (default 3). */
+  maxAttempts?: number;
+  /** A job that has not finished this long after its predicted end is planned anew (default 5 s, plus twice the prediction). */
+  overrunMs?: number;
+  /** The signing key; default: a fresh one per start. */
+  keys?: PlannerKeys;
   /** Mirror every published message as JSON under edgeweave/v1/debug/. */
   debugJson?: boolean;
   log?: Logger;
@@ -44,11 +53,18 @@ export interface PlannerServiceOptions {
 
 interface JobRecord {
   request: JobRequest;
+  graph: TaskGraph;
+  attempt: number;
   plan: JobPlan;
   /** How much later than the core predicted the plan's times were set (dispatch). */
   dispatchMs: number;
-  graph: TaskGraph;
   finished: boolean;
+  /** Stages of the current attempt that reported OK. */
+  done: Set<string>;
+  resubmission: number;
+  /** Planner clock when the current attempt was dispatched. */
+  dispatchedAtMs: number;
+  watchdog: NodeJS.Timeout | undefined;
 }
 
 const MAX_JOBS = 20_000;
@@ -62,18 +78,17 @@ export class PlannerService {
   private readonly jobs = new Map<string, JobRecord>();
   private readonly modelRefs = new Map<string, string>();
   private jobsPlanned = 0;
-  private expiryTimer: NodeJS.Timeout | undefined;
-  private readonly publicKey = randomBytes(32);
-  /**
-   * Learned time from receiving a job to its first stage starting (decoding, planning,
-   * publishing the plan, assignments and inputs, delivery): added to every prediction.
-   */
+  private replans = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly keys: PlannerKeys;
+  /** Learned time from receiving a job to its first stage starting: added to every prediction. */
   private dispatchMs = 5;
   private ticks = 0;
-  private statusPayload: ((state: PlannerState) => Uint8Array) | undefined;
+  private stopped = false;
 
   constructor(private readonly options: PlannerServiceOptions) {
     this.log = (options.log ?? pino({ level: 'silent' })).child({ component: 'planner', plannerId: options.id });
+    this.keys = options.keys ?? generatePlannerKeys();
     for (const ref of options.models ?? []) this.modelRefs.set(ref, ref);
   }
 
@@ -81,15 +96,24 @@ export class PlannerService {
     return this.jobsPlanned;
   }
 
-  async start(): Promise<void> {
+  /** Jobs planned again (device lost, overrun, resubmission). */
+  get replanned(): number {
+    return this.replans;
+  }
+
+  private statusPayload(state: PlannerState): Uint8Array {
     const o = this.options;
-    const status = (state: PlannerState): Uint8Array => PlannerStatus.encode({
-      plannerId: o.id, state, algorithm: o.algorithm, publicKey: this.publicKey, jobsPlanned: this.jobsPlanned, sentAtMs: Date.now(), version: '1',
+    return PlannerStatus.encode({
+      plannerId: o.id, state, algorithm: o.algorithm, publicKey: this.keys.publicKeyRaw, jobsPlanned: this.jobsPlanned, sentAtMs: Date.now(), version: '1',
       estimates: state === PlannerState.PLANNER_STATE_ONLINE ? this.registry.estimates(Date.now()) : [],
     });
+  }
+
+  async start(): Promise<void> {
+    const o = this.options;
     const conn: Parameters<typeof Transport.connect>[0] = {
-      url: o.brokerUrl, clientId: `planner.${o.id}`, clean: false, log: this.log, username: o.username ?? o.id, debugJson: o.debugJson ?? false,
-      will: { topic: topics.plannerStatus(o.id), payload: status(PlannerState.PLANNER_STATE_OFFLINE), qos: 1, retain: true },
+      url: o.brokerUrl, clientId: `${o.id}.planner`, clean: false, log: this.log, username: o.username ?? o.id, debugJson: o.debugJson ?? false,
+      will: { topic: topics.plannerStatus(o.id), payload: this.statusPayload(PlannerState.PLANNER_STATE_OFFLINE), qos: 1, retain: true },
     };
     if (o.password !== undefined) conn.password = o.password;
     if (o.ca !== undefined) conn.ca = o.ca;
@@ -100,26 +124,40 @@ export class PlannerService {
     await t.subscribe(filters.jobReports(), 1, (m) => this.onReport(m));
     await t.subscribe(filters.jobResults(), 1, (m) => this.onResult(m));
     await t.subscribe(filters.allClockPings(), 0, (m) => this.onPing(m));
+    await t.publish(topics.plannerStatus(o.id), this.statusPayload(PlannerState.PLANNER_STATE_ONLINE), { qos: 1, retain: true });
+    // Submissions last: by now the devices' retained statuses and profiles are in.
     await t.subscribe(filters.sharedJobSubmits(o.group ?? 'planners'), 1, (m) => this.onSubmit(m), { manualAck: true });
-    await t.publish(topics.plannerStatus(o.id), status(PlannerState.PLANNER_STATE_ONLINE), { qos: 1, retain: true });
-    this.statusPayload = status;
-    this.expiryTimer = setInterval(() => {
+    this.timer = setInterval(() => {
       this.expireDevices();
       if (++this.ticks % STATUS_EVERY_TICKS === 0) this.publishStatus();
     }, 1000);
-    this.expiryTimer.unref();
+    this.timer.unref();
     this.log.info({ algorithm: o.algorithm }, 'planner ready');
   }
 
   async stop(): Promise<void> {
-    if (this.expiryTimer) clearInterval(this.expiryTimer);
-    const o = this.options;
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const job of this.jobs.values()) if (job.watchdog) clearTimeout(job.watchdog);
     try {
-      await this.transport?.publish(topics.plannerStatus(o.id), PlannerStatus.encode({ plannerId: o.id, state: PlannerState.PLANNER_STATE_OFFLINE, sentAtMs: Date.now() }), { qos: 1, retain: true });
+      await this.transport?.publish(topics.plannerStatus(this.options.id), this.statusPayload(PlannerState.PLANNER_STATE_OFFLINE), { qos: 1, retain: true });
     } catch {
       // best effort
     }
     await this.transport?.close();
+  }
+
+  /** Stops at once as a crash would: no offline status (the broker publishes the last will). */
+  async kill(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const job of this.jobs.values()) if (job.watchdog) clearTimeout(job.watchdog);
+    this.transport?.client.stream.destroy();
+    await this.transport?.close(true);
+  }
+
+  private publishStatus(): void {
+    void this.transport?.publish(topics.plannerStatus(this.options.id), this.statusPayload(PlannerState.PLANNER_STATE_ONLINE), { qos: 1, retain: true }).catch(() => undefined);
   }
 
   // ---- devices -----------------------------------------------------------------
@@ -128,9 +166,10 @@ export class PlannerService {
     try {
       const status = DeviceStatus.decode(m.payload);
       const topic = parseTopic(m.topic);
-      if (topic?.kind !== 'deviceStatus' || status.deviceId !== topic.deviceId) throw new EdgeweaveError('E_TOPIC', `status for ${status.deviceId} on ${m.topic}`);
+      if (topic?.kind !== 'deviceStatus' || status.deviceId !== topic.deviceId) throw new EdgeweaveError('E_TOPIC', `status for ${JSON.stringify(status.deviceId)} on ${m.topic}`);
       const change = this.registry.updateStatus(status, Date.now());
       if (change !== 'unchanged') this.log.info({ deviceId: status.deviceId, change }, 'device status');
+      if (change === 'offline' || status.state === DeviceState.DEVICE_STATE_OFFLINE) this.deviceLost(status.deviceId);
     } catch (err) {
       this.log.warn({ err: toEdgeweaveError(err, 'E_DECODE'), topic: m.topic }, 'device status refused');
     }
@@ -140,20 +179,27 @@ export class PlannerService {
     try {
       const profile = DeviceProfile.decode(m.payload);
       const topic = parseTopic(m.topic);
-      if (topic?.kind !== 'deviceProfile' || profile.deviceId !== topic.deviceId) throw new EdgeweaveError('E_TOPIC', `profile for ${profile.deviceId} on ${m.topic}`);
+      if (topic?.kind !== 'deviceProfile' || profile.deviceId !== topic.deviceId) throw new EdgeweaveError('E_TOPIC', `profile for ${JSON.stringify(profile.deviceId)} on ${m.topic}`);
       this.registry.updateProfile(profile);
     } catch (err) {
       this.log.warn({ err: toEdgeweaveError(err, 'E_DECODE'), topic: m.topic }, 'device profile refused');
     }
   }
 
-  private publishStatus(): void {
-    const payload = this.statusPayload?.(PlannerState.PLANNER_STATE_ONLINE);
-    if (payload) void this.transport?.publish(topics.plannerStatus(this.options.id), payload, { qos: 1, retain: true }).catch(() => undefined);
+  private expireDevices(): void {
+    for (const id of this.registry.expire(Date.now())) {
+      this.log.warn({ deviceId: id }, 'device missed its heartbeats; presumed offline');
+      this.deviceLost(id);
+    }
   }
 
-  private expireDevices(): void {
-    for (const id of this.registry.expire(Date.now())) this.log.warn({ deviceId: id }, 'device missed its heartbeats; presumed offline');
+  /** Every unfinished job with work still to do on a lost device is planned anew without it. */
+  private deviceLost(deviceId: string): void {
+    for (const job of this.jobs.values()) {
+      if (job.finished) continue;
+      const pending = job.plan.stages.some((s) => s.deviceId === deviceId && !job.done.has(s.stageId));
+      if (pending) void this.replan(job, `device ${deviceId} went offline`);
+    }
   }
 
   private onPing(m: IncomingMessage): void {
@@ -182,26 +228,28 @@ export class PlannerService {
       return;
     }
     const topic = parseTopic(m.topic);
-    this.planAndDispatch(request, topic?.kind === 'jobSubmit' ? topic.originId : '', receivedAtMs)
+    this.submit(request, topic?.kind === 'jobSubmit' ? topic.originId : '', receivedAtMs)
       .catch((err: unknown) => this.log.error({ err, jobId: request.jobId }, 'planning failed unexpectedly'))
       .finally(() => m.ack());
   }
 
-  private async planAndDispatch(request: JobRequest, topicOrigin: string, receivedAtMs: number): Promise<void> {
+  private async submit(request: JobRequest, topicOrigin: string, receivedAtMs: number): Promise<void> {
     const log = this.log.child({ jobId: request.jobId, origin: request.originDevice });
-    const reject = (code: ErrorCode, message: string): Promise<void> => {
-      log.warn({ code, message }, 'job rejected');
-      return this.publishFailure(request, 1, JobStatus.JOB_STATUS_REJECTED, code, message);
-    };
     if (topicOrigin === '' || request.originDevice !== topicOrigin) {
-      // Without a valid origin there is nobody to tell; just log.
-      log.warn({ topicOrigin }, 'job submission refused: origin_device does not match the topic');
+      log.warn({ code: 'E_TOPIC', topicOrigin }, 'job submission refused: origin_device does not match the topic');
       return;
     }
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(request.jobId)) return void log.warn('job submission refused: invalid job id');
+    if (!isValidId(request.jobId)) {
+      log.warn({ code: 'E_TOPIC' }, 'job submission refused: invalid job id');
+      return;
+    }
     const existing = this.jobs.get(this.jobKey(request.originDevice, request.jobId));
     if (existing) {
-      log.info('duplicate submission ignored');
+      if (request.resubmission > existing.resubmission) {
+        existing.resubmission = request.resubmission;
+        existing.finished = false;
+        await this.replan(existing, 'the origin submitted the job again');
+      } else log.info('duplicate submission ignored');
       return;
     }
     const modelName = request.model?.name ?? '';
@@ -210,20 +258,34 @@ export class PlannerService {
       graph = request.tasks.length > 0 ? graphFromSpecs(modelName, request) : await getTaskGraph(this.modelRefs.get(modelName) ?? modelName, graphOptions(request));
     } catch (err) {
       const e = toEdgeweaveError(err, 'E_BAD_DAG');
-      return reject(e.code, e.message);
+      return this.fail(request, 1, JobStatus.JOB_STATUS_REJECTED, e.code, e.message);
     }
+    for (const input of request.inputs) {
+      const task = inputTaskOf(input, graph);
+      if (!graph.inputs.includes(task)) return this.fail(request, 1, JobStatus.JOB_STATUS_REJECTED, 'E_INPUT', `input names ${JSON.stringify(input.taskId)}, not an input of ${modelName} (${graph.inputs.join(', ')})`);
+    }
+    const job: JobRecord = {
+      request, graph, attempt: 0, plan: JobPlan.create({ jobId: request.jobId }), dispatchMs: 0, finished: false,
+      done: new Set(), resubmission: request.resubmission, dispatchedAtMs: receivedAtMs, watchdog: undefined,
+    };
+    this.remember(job);
+    await this.planAttempt(job, receivedAtMs);
+  }
+
+  /** Plans the job's next attempt over the live devices and dispatches it; fails the job when it cannot. */
+  private async planAttempt(job: JobRecord, receivedAtMs: number): Promise<void> {
+    const { request, graph } = job;
+    const attempt = job.attempt + 1;
+    const modelName = request.model?.name ?? '';
     const now = Date.now();
     const devices = this.registry.aliveIds(now)
       .map((id) => this.registry.get(id)!)
       .filter((r) => !request.excludeDevices.includes(r.status.deviceId))
-      .filter((r) => r.status.models.length === 0 || r.status.models.includes(modelName) || r.status.deviceId === request.originDevice);
-    if (devices.length === 0) return reject('E_NO_DEVICES', `no online device holds model ${modelName}`);
-    const inputTasks = new Set(graph.inputs);
+      .filter((r) => r.status.models.length === 0 || r.status.models.includes(modelName));
+    if (devices.length === 0) return this.fail(request, attempt, JobStatus.JOB_STATUS_REJECTED, 'E_NO_DEVICES', `no online device holds model ${modelName}`);
     const pins: Record<string, string> = {};
     for (const input of request.inputs) {
-      const task = input.taskId !== '' ? input.taskId : graph.inputs.length === 1 ? graph.inputs[0]! : '';
-      if (!inputTasks.has(task)) return reject('E_INPUT', `input names ${JSON.stringify(input.taskId)}, not an input of ${modelName} (${graph.inputs.join(', ')})`);
-      if (input.source === 'sourceDevice' && input.sourceDevice) pins[task] = input.sourceDevice;
+      if (input.source === 'sourceDevice' && input.sourceDevice) pins[inputTaskOf(input, graph)] = input.sourceDevice;
     }
     const originIsDevice = devices.some((d) => d.status.deviceId === request.originDevice);
     const planRequest: PlanRequest = {
@@ -233,43 +295,85 @@ export class PlannerService {
       algorithm: request.algorithm !== '' ? request.algorithm : this.options.algorithm,
       objective: objectiveOf(request) ?? this.options.objective ?? { kind: 'latency' },
       constraints: constraintsOf(request),
-      // Input data travels as 8-bit pixels only when it came that way (lossless) or loss is allowed.
-      transport: { allowLossy: request.allowLossy, inputAsUint8: request.allowLossy || request.inputs.some((i) => i.tensor?.encoding === Encoding.ENCODING_UINT8) },
+      transport: { allowLossy: request.allowLossy, inputAsUint8: inputAsUint8(request) },
       pins,
       ...(this.options.cost ? { cost: this.options.cost } : {}),
     };
     const outcome = planJob(planRequest);
     if (!outcome.ok) {
       const first = outcome.issues[0]!;
-      return reject(first.code, outcome.issues.map((i) => i.message).join('; '));
+      return this.fail(request, attempt, JobStatus.JOB_STATUS_REJECTED, first.code, outcome.issues.map((i) => i.message).join('; '));
     }
     // The baseline a speed-up is measured against: everything on the origin.
     const local = originIsDevice && planRequest.algorithm !== 'local' ? planJob({ ...planRequest, algorithm: 'local', constraints: {} }) : outcome;
     const localMs = local.ok ? local.plan.predictedLatencyMs + this.dispatchMs : 0;
-    await this.dispatch(request, graph, shiftPlan(outcome.plan, this.dispatchMs), this.dispatchMs, 1, receivedAtMs, log, localMs);
+    await this.dispatch(job, shiftPlan(outcome.plan, this.dispatchMs), attempt, receivedAtMs, localMs);
   }
 
-  private async dispatch(request: JobRequest, graph: TaskGraph, core: Plan, dispatchMs: number, attempt: number, receivedAtMs: number, log: Logger, localMs = 0): Promise<void> {
+  private async dispatch(job: JobRecord, core: Plan, attempt: number, receivedAtMs: number, localMs: number): Promise<void> {
     const t = this.transport!;
+    const { request, graph } = job;
     const now = Date.now();
     const workers = new Map<string, string[]>();
     for (const id of Object.values(core.placement)) workers.set(id, this.registry.get(id)?.status.workers ?? []);
     const wire = toWirePlan(core, {
       request, attempt, plannerId: this.options.id, workers, modelHash: this.registry.modelHash(request.model?.name ?? ''),
-      submittedAtMs: receivedAtMs, inputTaskIds: graph.inputs, outputTaskIds: graph.outputs,
-      denseShards: { ...request.denseShards },
+      submittedAtMs: receivedAtMs, inputTaskIds: graph.inputs, outputTaskIds: graph.outputs, denseShards: { ...request.denseShards },
     });
     const plan = JobPlan.create({ ...wire.plan, predictedLocalLatencyMs: localMs } as JobPlanInit);
+    const capability = signCapability(this.keys, plan.jobId, attempt);
+    this.registry.clearBusy(request.jobId);
     for (const task of core.tasks) this.registry.addBusy(task.device, request.jobId, task.worker, now + task.startMs, now + task.finishMs);
-    this.remember({ request, plan, graph, dispatchMs, finished: false });
+    Object.assign(job, { attempt, plan, dispatchMs: this.dispatchMs, done: new Set<string>(), dispatchedAtMs: now });
     this.jobsPlanned++;
+    this.armWatchdog(job, core.predictedLatencyMs);
     // The published plan carries the DAG for viewers; the copies in assignments and inputs do not.
-    await t.publish(topics.jobPlan(request.originDevice, request.jobId), JobPlan.encode({ ...plan, tasks: graph.tasks.map((x) => ({ ...x, pinnedDevice: x.pinned ?? '' })) }), { qos: 1 });
-    await Promise.all([...wire.devices].map(([deviceId, stageIds]) =>
-      t.publish(topics.deviceAssign(deviceId), Assignment.encode({ jobId: plan.jobId, attempt, deviceId, plan, stageIds, issuedAtMs: Date.now() }), { qos: 1 })));
-    await Promise.all(initialInputs(plan, request, graph.inputs).map(({ deviceId, worker, message }) =>
-      t.publish(worker !== '' ? topics.workerInbox(deviceId, worker) : topics.deviceInbox(deviceId), StageInput.encode(message), { qos: 1 })));
-    log.info({ algorithm: core.algorithm, stages: plan.stages.length, predictedMs: Math.round(core.predictedLatencyMs), planningMs: +core.diagnostics.planningMs.toFixed(2) }, 'job planned');
+    const published = [t.publish(topics.jobPlan(request.originDevice, request.jobId), JobPlan.encode({ ...plan, tasks: graph.tasks.map((x) => ({ ...x, pinnedDevice: x.pinned ?? '' })) }), { qos: 1 })];
+    for (const [deviceId, stageIds] of wire.devices) {
+      published.push(t.publish(topics.deviceAssign(deviceId), Assignment.encode({ jobId: plan.jobId, attempt, deviceId, plan, stageIds, capability, issuedAtMs: Date.now() }), { qos: 1 }));
+    }
+    for (const { deviceId, worker, message } of initialInputs(plan, request, graph.inputs)) {
+      published.push(t.publish(worker !== '' ? topics.workerInbox(deviceId, worker) : topics.deviceInbox(deviceId), StageInput.encode({ ...message, capability }), { qos: 1 }));
+    }
+    await Promise.all(published);
+    this.log.info({ jobId: plan.jobId, attempt, algorithm: core.algorithm, stages: plan.stages.length, predictedMs: Math.round(core.predictedLatencyMs), planningMs: +core.diagnostics.planningMs.toFixed(2) }, 'job planned');
+  }
+
+  /** A job still running well past its prediction is planned again (lost messages, a hung executor). */
+  private armWatchdog(job: JobRecord, predictedMs: number): void {
+    if (job.watchdog) clearTimeout(job.watchdog);
+    const limit = Math.min(2_147_000_000, 2 * predictedMs + (this.options.overrunMs ?? 5000));
+    job.watchdog = setTimeout(() => {
+      job.watchdog = undefined;
+      if (!job.finished && !this.stopped) void this.replan(job, `no result ${Math.round(limit)} ms after dispatch`);
+    }, limit);
+    job.watchdog.unref();
+  }
+
+  /** Cancels the job's current attempt and plans the next, or fails the job after the last attempt. */
+  private async replan(job: JobRecord, reason: string): Promise<void> {
+    if (this.stopped) return;
+    const log = this.log.child({ jobId: job.request.jobId, attempt: job.attempt });
+    const old = job.plan;
+    this.cancel(old);
+    if (job.attempt >= (this.options.maxAttempts ?? 3)) {
+      log.warn({ reason }, 'job failed after its last attempt');
+      job.finished = true;
+      this.registry.clearBusy(job.request.jobId);
+      return this.fail(job.request, job.attempt, JobStatus.JOB_STATUS_FAILED, 'E_TIMEOUT', `gave up after ${job.attempt} attempts: ${reason}`);
+    }
+    log.warn({ reason }, 'planning the job anew');
+    this.replans++;
+    await this.planAttempt(job, Date.now());
+  }
+
+  /** Tells the devices of an attempt to drop it (pending joins, stage inputs still to come). */
+  private cancel(plan: JobPlan): void {
+    if (plan.attempt === 0) return;
+    const devices = new Set(plan.stages.map((s) => s.deviceId));
+    for (const deviceId of devices) {
+      void this.transport?.publish(topics.deviceAssign(deviceId), Assignment.encode({ jobId: plan.jobId, attempt: plan.attempt, deviceId, cancel: true, issuedAtMs: Date.now() }), { qos: 1 }).catch(() => undefined);
+    }
   }
 
   private jobKey(origin: string, jobId: string): string {
@@ -278,13 +382,23 @@ export class PlannerService {
 
   private remember(rec: JobRecord): void {
     this.jobs.set(this.jobKey(rec.request.originDevice, rec.request.jobId), rec);
-    if (this.jobs.size > MAX_JOBS) this.jobs.delete(this.jobs.keys().next().value as string);
+    if (this.jobs.size > MAX_JOBS) {
+      const oldest = this.jobs.keys().next().value as string;
+      const gone = this.jobs.get(oldest);
+      if (gone?.watchdog) clearTimeout(gone.watchdog);
+      this.jobs.delete(oldest);
+    }
   }
 
-  private async publishFailure(request: Pick<JobRequest, 'jobId' | 'originDevice'>, attempt: number, status: JobStatus, code: ErrorCode, message: string): Promise<void> {
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(request.jobId) || !/^[A-Za-z0-9._-]{1,64}$/.test(request.originDevice)) return;
-    const payload = JobResult.encode({ jobId: request.jobId, attempt, status, error: { code, message }, producedBy: `planner:${this.options.id}`, finishedAtMs: Date.now() });
-    await this.transport?.publish(topics.jobResult(request.originDevice, request.jobId), payload, { qos: 1 });
+  /** A result that says why the job cannot run, signed like any other. */
+  private async fail(request: Pick<JobRequest, 'jobId' | 'originDevice'>, attempt: number, status: JobStatus, code: ErrorCode, message: string): Promise<void> {
+    this.log.warn({ jobId: request.jobId, origin: request.originDevice, code, message }, 'job not run');
+    if (!isValidId(request.jobId) || !isValidId(request.originDevice)) return;
+    const payload = JobResult.encode({
+      jobId: request.jobId, attempt, status, error: { code, message }, producedBy: `planner:${this.options.id}`, finishedAtMs: Date.now(),
+      capability: signCapability(this.keys, request.jobId, attempt),
+    });
+    await this.transport?.publish(topics.jobResult(request.originDevice, request.jobId), payload, { qos: 1 }).catch(() => undefined);
   }
 
   // ---- reports and results -------------------------------------------------------
@@ -302,6 +416,7 @@ export class PlannerService {
     const job = this.jobs.get(this.jobKey(topic.originId, report.jobId));
     if (!job || job.plan.attempt !== report.attempt) return;
     if (report.status === StageStatus.STAGE_STATUS_OK && report.timing) {
+      job.done.add(report.stageId);
       this.registry.learnCompute(report.deviceId, report.timing);
       this.learnDispatch(job, report.timing);
       const stage = job.plan.stages.find((s) => s.stageId === report.stageId);
@@ -312,17 +427,17 @@ export class PlannerService {
       }
     } else if (report.status === StageStatus.STAGE_STATUS_FAILED && !job.finished) {
       job.finished = true;
+      if (job.watchdog) clearTimeout(job.watchdog);
       this.registry.clearBusy(report.jobId);
       const code = (report.error?.code ?? 'E_EXECUTION') as ErrorCode;
-      void this.publishFailure(job.request, job.plan.attempt, JobStatus.JOB_STATUS_FAILED, code, `stage ${report.stageId} on ${report.deviceId} failed: ${report.error?.message ?? 'unknown error'}`)
-        .catch(() => undefined);
+      void this.fail(job.request, job.plan.attempt, JobStatus.JOB_STATUS_FAILED, code, `stage ${report.stageId} on ${report.deviceId} failed: ${report.error?.message ?? 'unknown error'}`);
     }
   }
 
   /** A first stage (fed by nobody but the job's inputs) shows how long dispatching took. */
   private learnDispatch(job: JobRecord, timing: StageTiming): void {
     const stage = job.plan.stages.find((s) => s.stageId === timing.stageId);
-    if (!stage || stage.inputs.some((i) => i.fromStage !== '') || !timing.predicted) return;
+    if (!stage || stage.inputs.some((i) => i.fromStage !== '') || !timing.predicted || job.attempt > 1) return;
     const late = timing.startAtMs - job.plan.submittedAtMs - (timing.predicted.startMs - job.dispatchMs);
     if (!Number.isFinite(late) || late < 0 || late > 10_000) return;
     this.dispatchMs = 0.7 * this.dispatchMs + 0.3 * late;
@@ -333,56 +448,17 @@ export class PlannerService {
     if (topic?.kind !== 'jobResult') return;
     const job = this.jobs.get(this.jobKey(topic.originId, topic.jobId));
     if (!job || job.finished) return;
+    let result: JobResult;
+    try {
+      result = JobResult.decode(m.payload);
+    } catch {
+      return;
+    }
+    if (result.status !== JobStatus.JOB_STATUS_OK) return;
     job.finished = true;
+    if (job.watchdog) clearTimeout(job.watchdog);
     this.registry.clearBusy(topic.jobId);
+    // A result from an older attempt makes the current one pointless.
+    if (result.attempt !== job.attempt) this.cancel(job.plan);
   }
-}
-
-/** The plan with every predicted time moved `ms` later (the dispatch before the first stage). */
-function shiftPlan(plan: Plan, ms: number): Plan {
-  if (ms <= 0) return plan;
-  return {
-    ...plan,
-    predictedLatencyMs: plan.predictedLatencyMs + ms,
-    tasks: plan.tasks.map((t) => ({ ...t, readyMs: t.readyMs + ms, startMs: t.startMs + ms, finishMs: t.finishMs + ms })),
-    stages: plan.stages.map((s) => ({ ...s, readyMs: s.readyMs + ms, startMs: s.startMs + ms, finishMs: s.finishMs + ms })),
-    edges: plan.edges.map((e) => ({ ...e, sendMs: e.sendMs + ms, arriveMs: e.arriveMs + ms })),
-    results: plan.results.map((r) => ({ ...r, sendMs: r.sendMs + ms, arriveMs: r.arriveMs + ms })),
-  };
-}
-
-function graphOptions(request: JobRequest): { fused: boolean; denseShards?: Record<string, number> } {
-  return Object.keys(request.denseShards).length > 0 ? { fused: request.fused, denseShards: { ...request.denseShards } } : { fused: request.fused };
-}
-
-/** A job DAG given on the wire, as the core's TaskGraph (checked by the core). */
-function graphFromSpecs(modelId: string, request: JobRequest): TaskGraph {
-  const tasks: TaskNode[] = request.tasks.map((t) => ({
-    id: t.id, kind: t.kind, preds: t.preds, succs: t.succs, outputShape: t.outputShape, outputBytes: t.outputBytes,
-    flops: t.flops, paramBytes: t.paramBytes, activationBytes: t.activationBytes, layers: t.layers,
-    ...(t.pinnedDevice !== '' ? { pinned: t.pinnedDevice } : {}),
-  }));
-  const inputs = tasks.filter((t) => t.preds.length === 0).map((t) => t.id);
-  const outputs = tasks.filter((t) => t.succs.length === 0).map((t) => t.id);
-  return { modelId, tasks, inputs, outputs };
-}
-
-function objectiveOf(request: JobRequest): Objective | undefined {
-  const o = request.objective;
-  switch (o?.kind ?? ObjectiveKind.OBJECTIVE_UNSPECIFIED) {
-    case ObjectiveKind.OBJECTIVE_UNSPECIFIED: return undefined;
-    case ObjectiveKind.OBJECTIVE_LATENCY: return { kind: 'latency' };
-    case ObjectiveKind.OBJECTIVE_ENERGY: return { kind: 'energy' };
-    case ObjectiveKind.OBJECTIVE_ENERGY_TOTAL: return { kind: 'energy-total' };
-    case ObjectiveKind.OBJECTIVE_WEIGHTED: return { kind: 'weighted', latencyWeight: o?.latencyWeight ?? 1, energyWeight: o?.energyWeight ?? 1 };
-    default: return undefined;
-  }
-}
-
-function constraintsOf(request: JobRequest): Constraints {
-  const o = request.objective;
-  const c: Constraints = {};
-  if (o && o.deadlineMs > 0) c.deadlineMs = o.deadlineMs;
-  if (o && o.energyBudgetJ > 0) c.energyBudgetJ = o.energyBudgetJ;
-  return c;
 }

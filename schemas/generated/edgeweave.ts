@@ -481,6 +481,10 @@ export const DESCRIPTOR = {
                   "keyType": "string",
                   "type": "uint32",
                   "id": 15
+                },
+                "resubmission": {
+                  "type": "uint32",
+                  "id": 16
                 }
               }
             },
@@ -1505,6 +1509,7 @@ export interface JobRequest {
   topK: number;
   excludeDevices: string[];
   denseShards: Record<string, number>;
+  resubmission: number;
 }
 
 export interface JobRequestInit {
@@ -1523,6 +1528,7 @@ export interface JobRequestInit {
   topK?: number;
   excludeDevices?: string[];
   denseShards?: Record<string, number>;
+  resubmission?: number;
 }
 
 export const JobRequest: MessageCodec<JobRequest, JobRequestInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.JobRequest');

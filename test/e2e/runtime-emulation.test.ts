@@ -49,11 +49,17 @@ describe('runtime — emulated links and speeds', () => {
     const graph = await getTaskGraph('mobilenetv2', { fused: true });
     const inputs = await buildJobInputs(graph, ['pixels:2']);
     const client = await cluster.client('car1');
-    const onCar = ok(await client.submit({ model: { name: 'mobilenetv2' }, inputs, fused: true, algorithm: 'local', timeoutMs: 60_000 }));
-    const onEdge = ok(await client.submit({ model: { name: 'mobilenetv2' }, inputs, fused: true, algorithm: 'edge', timeoutMs: 60_000 }));
-    const car = onCar.result.trace.reduce((s, t) => s + t.computeMs, 0);
-    const edge = onEdge.result.trace.filter((t) => t.deviceId === 'edge1').reduce((s, t) => s + t.computeMs, 0);
-    const ratio = car / edge;
+    const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
+    const car: number[] = [];
+    const edge: number[] = [];
+    // Medians of a few runs each: the machine is shared, one run can be disturbed.
+    for (let i = 0; i < 3; i++) {
+      const onCar = ok(await client.submit({ model: { name: 'mobilenetv2' }, inputs, fused: true, algorithm: 'local', timeoutMs: 60_000 }));
+      const onEdge = ok(await client.submit({ model: { name: 'mobilenetv2' }, inputs, fused: true, algorithm: 'edge', timeoutMs: 60_000 }));
+      car.push(onCar.result.trace.reduce((s, t) => s + t.computeMs, 0));
+      edge.push(onEdge.result.trace.filter((t) => t.deviceId === 'edge1').reduce((s, t) => s + t.computeMs, 0));
+    }
+    const ratio = median(car) / median(edge);
     assert.ok(ratio > 3 && ratio < 5.5, `car (speed 0.25) computes ${ratio.toFixed(2)}x as long as edge (speed 1)`);
   });
 

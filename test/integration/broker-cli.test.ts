@@ -92,7 +92,7 @@ describe('broker and auth commands', () => {
     const cli = spawnCli(['broker', '--port', '0', '--ws-port', 'off', '--auth', authPath, '--json']);
     const { url, wsUrl } = JSON.parse(await withTimeout(cli.firstLine, 20_000, 'broker start')) as { url: string; wsUrl: string | null };
     assert.equal(wsUrl, null);
-    const { client } = await connectClient(url, { username: 'car1', password: 'car1-pw' });
+    const { client } = await connectClient(url, { username: 'car1', password: 'car1-pw', clientId: 'car1.cli' });
     assert.equal((await connectRefused(url, { username: 'car1', password: 'wrong' })).code, 4);
     await closeClients(client);
     cli.kill('SIGTERM');

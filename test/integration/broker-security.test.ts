@@ -20,7 +20,7 @@ describe('broker authentication and ACL', () => {
   let admin: TestClient;
   const open: TestClient[] = [];
   const login = async (user: string, extra: Record<string, unknown> = {}): Promise<TestClient> => {
-    const c = await connectClient(broker.url, { username: user, password: `${user}-secret`, clientId: `${user}-${open.length}`, ...extra });
+    const c = await connectClient(broker.url, { username: user, password: `${user}-secret`, clientId: `${user}.${open.length}`, ...extra });
     open.push(c);
     return c;
   };
@@ -54,6 +54,14 @@ describe('broker authentication and ACL', () => {
     assert.equal((await connectRefused(broker.url, { username: 'ghost', password: 'ghost-secret' })).code, 4);
     assert.ok(captured.find({ code: 'E_AUTH', user: 'car1', reason: 'wrong password' }).length > 0);
     assert.ok(captured.find({ code: 'E_AUTH', user: 'ghost', reason: 'unknown user' }).length > 0);
+  });
+
+  it('auth — a user cannot take a client id that is not its own (no session takeover)', async () => {
+    assert.equal((await connectRefused(broker.url, { username: 'car1', password: 'car1-secret', clientId: 'edge1.w0' })).code, 5);
+    assert.equal((await connectRefused(broker.url, { username: 'car1', password: 'car1-secret', clientId: 'car10' })).code, 5);
+    assert.ok(captured.find({ code: 'E_AUTH', user: 'car1', reason: 'client id not owned by the user' }).length > 0);
+    const own = await login('car1', { clientId: 'car1.w7' });
+    assert.ok(own.client.connected);
   });
 
   it('ACL — a device publishes only as itself and to inboxes, reports and results', async () => {
@@ -125,7 +133,7 @@ describe('broker authentication and ACL', () => {
     const err = await connectRefused(broker.url, {
       username: 'car2',
       password: 'car2-secret',
-      clientId: 'car2-bad-will',
+      clientId: 'car2.bad-will',
       will: { topic: `${V1}/devices/car1/status`, payload: Buffer.from('framed'), qos: 1, retain: false },
     });
     assert.equal(err.code, 5);

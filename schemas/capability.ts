@@ -1,0 +1,80 @@
+/**
+ * Capabilities: a planner signs (job, attempt) with its Ed25519 key; the signature travels in
+ * the assignments and stage inputs of that attempt (private topics) and in its result. A
+ * receiver checks it against the public keys planners announce in their retained status, so
+ * a device that is not part of a job cannot inject a stage input or forge its result.
+ */
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+
+const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+export interface PlannerKeys {
+  privateKey: KeyObject;
+  /** Raw 32-byte public key, as PlannerStatus.public_key carries it. */
+  publicKeyRaw: Uint8Array;
+}
+
+export function generatePlannerKeys(): PlannerKeys {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const der = publicKey.export({ format: 'der', type: 'spki' });
+  return { privateKey, publicKeyRaw: new Uint8Array(der.subarray(der.length - 32)) };
+}
+
+/** Loads a PEM private key (e.g. kept across planner restarts). */
+export function plannerKeysFromPem(pem: string): PlannerKeys {
+  const privateKey = createPrivateKey(pem);
+  const der = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
+  return { privateKey, publicKeyRaw: new Uint8Array(der.subarray(der.length - 32)) };
+}
+
+function message(jobId: string, attempt: number): Buffer {
+  return Buffer.from(`edgeweave/v1 capability\n${jobId}\n${attempt}`, 'utf8');
+}
+
+export function signCapability(keys: PlannerKeys, jobId: string, attempt: number): Uint8Array {
+  return new Uint8Array(sign(null, message(jobId, attempt), keys.privateKey));
+}
+
+/** A raw 32-byte Ed25519 public key as a KeyObject; undefined when it is not one. */
+export function publicKeyFromRaw(raw: Uint8Array): KeyObject | undefined {
+  if (raw.byteLength !== 32) return undefined;
+  try {
+    return createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, Buffer.from(raw)]), format: 'der', type: 'spki' });
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `capability` is a signature of (job, attempt) by one of `keys`. */
+export function verifyCapability(keys: Iterable<KeyObject>, jobId: string, attempt: number, capability: Uint8Array): boolean {
+  if (capability.byteLength !== 64) return false;
+  const msg = message(jobId, attempt);
+  for (const key of keys) {
+    try {
+      if (verify(null, msg, key, capability)) return true;
+    } catch {
+      // not this key
+    }
+  }
+  return false;
+}
+
+/** The planner keys a receiver trusts, from the retained PlannerStatus messages it has seen. */
+export class PlannerKeyRing {
+  private readonly byPlanner = new Map<string, KeyObject>();
+
+  /** Records a planner's announced key (an empty or malformed key removes nothing and adds nothing). */
+  update(plannerId: string, publicKeyRaw: Uint8Array): void {
+    const key = publicKeyFromRaw(publicKeyRaw);
+    if (key) this.byPlanner.set(plannerId, key);
+  }
+
+  get size(): number {
+    return this.byPlanner.size;
+  }
+
+  /** With no planner known yet nothing can be checked: true. Otherwise the signature must verify. */
+  accepts(jobId: string, attempt: number, capability: Uint8Array): boolean {
+    return this.byPlanner.size === 0 || verifyCapability(this.byPlanner.values(), jobId, attempt, capability);
+  }
+}

@@ -1,16 +1,59 @@
 /**
- * Where the broker keeps sessions, retained messages and wills. Today only in memory
- * (aedes's default). A later `--persist redis://...` adds `{ kind: 'redis', url }`
- * here (aedes-persistence-redis@^11.2.1 fits aedes 1.2's peer range; 12 does not) and
- * nothing else in broker/ changes. Note that `$share` groups and their backlogs live in
- * this process whatever the persistence (see shared-subscriptions.ts).
+ * Where the broker keeps sessions, retained messages and wills: in memory (aedes's default)
+ * or in Redis (`--persist redis://host:port[/db]`, via aedes-persistence-redis@11, which fits
+ * aedes 1.2's peer range), so they survive a broker restart. `$share` groups and their
+ * backlogs live in this process whatever the persistence (see shared-subscriptions.ts):
+ * members rejoin when they reconnect and resubscribe.
  */
-export type PersistenceSpec = { kind: 'memory' };
+import { createRequire } from 'node:module';
+import { EdgeweaveError } from '../schemas/errors.ts';
 
-/** The aedes `persistence` option for a spec; undefined means aedes's own in-memory store. */
-export async function createPersistence(spec: PersistenceSpec): Promise<unknown> {
+export type PersistenceSpec = { kind: 'memory' } | { kind: 'redis'; url: string };
+
+export interface Persistence {
+  /** The aedes `persistence` option; undefined means aedes's own in-memory store. */
+  instance: unknown;
+  /** Releases connections (Redis); a no-op in memory. */
+  close(): Promise<void>;
+}
+
+/** Parses `--persist`: `memory` or a `redis://` URL. */
+export function parsePersistence(value: string): PersistenceSpec {
+  if (value === 'memory') return { kind: 'memory' };
+  if (/^rediss?:\/\//.test(value)) return { kind: 'redis', url: value };
+  throw new EdgeweaveError('E_USAGE', `--persist must be "memory" or a redis:// URL (e.g. redis://127.0.0.1:6379), got "${value}"`);
+}
+
+type RedisFactory = (opts: Record<string, unknown>) => { destroy(cb?: (err?: Error) => void): unknown };
+
+export async function createPersistence(spec: PersistenceSpec): Promise<Persistence> {
   switch (spec.kind) {
     case 'memory':
-      return undefined;
+      return { instance: undefined, close: async () => undefined };
+    case 'redis': {
+      const url = new URL(spec.url);
+      const db = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0;
+      if (!Number.isInteger(db) || db < 0) throw new EdgeweaveError('E_CONFIG', `--persist ${spec.url}: the database must be a number`);
+      const factory = createRequire(import.meta.url)('aedes-persistence-redis') as RedisFactory;
+      const instance = factory({
+        host: url.hostname, port: url.port === '' ? 6379 : Number(url.port), db,
+        ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+        ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+        ...(url.protocol === 'rediss:' ? { tls: {} } : {}),
+        // Give up quickly at start when Redis is not there, rather than hanging.
+        maxRetriesPerRequest: 3,
+      });
+      return {
+        instance,
+        close: () => new Promise<void>((resolve) => {
+          try {
+            const r = instance.destroy(() => resolve());
+            if (r && typeof (r as Promise<void>).then === 'function') (r as Promise<void>).then(() => resolve(), () => resolve());
+          } catch {
+            resolve();
+          }
+        }),
+      };
+    }
   }
 }

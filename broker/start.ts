@@ -78,7 +78,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
   const log = (options.log ?? pino({ level: 'silent' })).child({ component: 'broker' });
 
   const persistence = await createPersistence(options.persistence ?? { kind: 'memory' });
-  const broker = await Aedes.createBroker(persistence === undefined ? {} : { persistence });
+  const broker = await Aedes.createBroker(persistence.instance === undefined ? {} : { persistence: persistence.instance as never });
   try {
     checkAedesVersion(broker);
   } catch (err) {
@@ -129,6 +129,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
       shares.close();
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       await Promise.all(listeners.map((l) => l.close()));
+      await persistence.close();
       if (listening) log.info('broker stopped');
     })();
     return closing;

@@ -88,7 +88,8 @@ export class JobClient {
   static async connect(options: JobClientOptions): Promise<JobClient> {
     const log = (options.log ?? pino({ level: 'silent' })).child({ component: 'client', origin: options.origin });
     const conn: Parameters<typeof Transport.connect>[0] = {
-      url: options.brokerUrl, clientId: options.clientId ?? `${options.origin}.client-${randomUUID().slice(0, 8)}`, clean: true, log,
+      // A persistent session: results published while the link is down wait for it at the broker.
+      url: options.brokerUrl, clientId: options.clientId ?? `${options.origin}.client-${randomUUID().slice(0, 8)}`, clean: false, log,
       username: options.username ?? options.origin, debugJson: options.debugJson ?? false,
     };
     if (options.password !== undefined) conn.password = options.password;
@@ -202,7 +203,8 @@ export class JobClient {
     for (const [jobId] of this.pending) {
       this.finish(jobId, JobResult.create({ jobId, status: JobStatus.JOB_STATUS_FAILED, error: { code: 'E_TIMEOUT', message: 'the client closed before the result arrived' } }));
     }
-    await this.transport.close();
+    // The session was kept only for this client's jobs: end it at the broker too.
+    await this.transport.close(false, { endSession: true });
   }
 
   private finish(jobId: string, result: JobResult, arrivedAtMs = Date.now()): void {

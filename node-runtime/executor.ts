@@ -248,7 +248,7 @@ export class Executor {
         stageId: stage.stageId, deviceId: o.deviceId, workerId: o.workerId, taskIds: stage.taskIds,
         firstInputAtMs: join.firstArrivalMs + offset, readyAtMs: join.readyAtMs + offset,
         startAtMs: startAtMs + offset, endAtMs: startAtMs + offset + computeMs,
-        waitMs: Math.max(0, startAtMs - join.readyAtMs), computeMs,
+        waitMs: Math.max(0, startAtMs - join.readyAtMs), computeMs, hostComputeMs: hostMs,
         transferInMs: latest.message.fromDevice === o.deviceId ? 0 : Math.max(0, latest.arrivedAtMs + offset - latest.message.sentAtMs),
         bytesIn: join.parts.reduce((s, p) => s + p.bytes, 0),
         computeEnergyJ: (o.power.busyW * computeMs) / 1000,

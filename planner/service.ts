@@ -65,9 +65,15 @@ interface JobRecord {
   /** Planner clock when the current attempt was dispatched. */
   dispatchedAtMs: number;
   watchdog: NodeJS.Timeout | undefined;
+  /** Waiting for a device to come (back) online before it can be planned again. */
+  waiting: boolean;
+  /** Planner clock when the job first arrived. */
+  firstSeenAtMs: number;
 }
 
 const MAX_JOBS = 20_000;
+/** How long a job without its own timeout may wait for devices to come back. */
+const DEFAULT_JOB_TIMEOUT_MS = 120_000;
 /** The planner republishes its status (with its device estimates) every this many seconds. */
 const STATUS_EVERY_TICKS = 2;
 
@@ -170,6 +176,7 @@ export class PlannerService {
       const change = this.registry.updateStatus(status, Date.now());
       if (change !== 'unchanged') this.log.info({ deviceId: status.deviceId, change }, 'device status');
       if (change === 'offline' || status.state === DeviceState.DEVICE_STATE_OFFLINE) this.deviceLost(status.deviceId);
+      else if (change === 'online') this.deviceBack();
     } catch (err) {
       this.log.warn({ err: toEdgeweaveError(err, 'E_DECODE'), topic: m.topic }, 'device status refused');
     }
@@ -266,14 +273,19 @@ export class PlannerService {
     }
     const job: JobRecord = {
       request, graph, attempt: 0, plan: JobPlan.create({ jobId: request.jobId }), dispatchMs: 0, finished: false,
-      done: new Set(), resubmission: request.resubmission, dispatchedAtMs: receivedAtMs, watchdog: undefined,
+      done: new Set(), resubmission: request.resubmission, dispatchedAtMs: receivedAtMs, watchdog: undefined, waiting: false,
+      firstSeenAtMs: receivedAtMs,
     };
     this.remember(job);
-    await this.planAttempt(job, receivedAtMs);
+    await this.planAttempt(job, receivedAtMs, false);
   }
 
-  /** Plans the job's next attempt over the live devices and dispatches it; fails the job when it cannot. */
-  private async planAttempt(job: JobRecord, receivedAtMs: number): Promise<void> {
+  /**
+   * Plans the job's next attempt over the live devices and dispatches it. A new job that cannot be
+   * placed fails at once, with the reason; a job being planned again (`again`) whose devices are
+   * gone waits for one to come back (a broker restart, a link drop) until its attempts run out.
+   */
+  private async planAttempt(job: JobRecord, receivedAtMs: number, again: boolean): Promise<void> {
     const { request, graph } = job;
     const attempt = job.attempt + 1;
     const modelName = request.model?.name ?? '';
@@ -282,7 +294,10 @@ export class PlannerService {
       .map((id) => this.registry.get(id)!)
       .filter((r) => !request.excludeDevices.includes(r.status.deviceId))
       .filter((r) => r.status.models.length === 0 || r.status.models.includes(modelName));
-    if (devices.length === 0) return this.fail(request, attempt, JobStatus.JOB_STATUS_REJECTED, 'E_NO_DEVICES', `no online device holds model ${modelName}`);
+    if (devices.length === 0) {
+      if (again) return this.wait(job, `no online device holds model ${modelName}`);
+      return this.fail(request, attempt, JobStatus.JOB_STATUS_REJECTED, 'E_NO_DEVICES', `no online device holds model ${modelName}`);
+    }
     const pins: Record<string, string> = {};
     for (const input of request.inputs) {
       if (input.source === 'sourceDevice' && input.sourceDevice) pins[inputTaskOf(input, graph)] = input.sourceDevice;
@@ -302,10 +317,14 @@ export class PlannerService {
     const outcome = planJob(planRequest);
     if (!outcome.ok) {
       const first = outcome.issues[0]!;
-      return this.fail(request, attempt, JobStatus.JOB_STATUS_REJECTED, first.code, outcome.issues.map((i) => i.message).join('; '));
+      const message = outcome.issues.map((i) => i.message).join('; ');
+      if (again && (first.reason === 'pin' || first.reason === 'no-device' || first.code === 'E_NO_DEVICES')) return this.wait(job, message);
+      return this.fail(request, attempt, JobStatus.JOB_STATUS_REJECTED, first.code, message);
     }
-    // The baseline a speed-up is measured against: everything on the origin.
-    const local = originIsDevice && planRequest.algorithm !== 'local' ? planJob({ ...planRequest, algorithm: 'local', constraints: {} }) : outcome;
+    job.waiting = false;
+    // The baseline a speed-up is measured against: everything on the origin, pins and limits aside.
+    const unpinned = { ...graph, tasks: graph.tasks.map(({ pinned: _pinned, ...t }) => t) };
+    const local = originIsDevice ? planJob({ ...planRequest, graph: unpinned, pins: {}, algorithm: 'local', constraints: {} }) : outcome;
     const localMs = local.ok ? local.plan.predictedLatencyMs + this.dispatchMs : 0;
     await this.dispatch(job, shiftPlan(outcome.plan, this.dispatchMs), attempt, receivedAtMs, localMs);
   }
@@ -364,7 +383,30 @@ export class PlannerService {
     }
     log.warn({ reason }, 'planning the job anew');
     this.replans++;
-    await this.planAttempt(job, Date.now());
+    await this.planAttempt(job, Date.now(), true);
+  }
+
+  /** Keeps a job whose devices are gone until one comes back; the watchdog bounds the wait. */
+  private wait(job: JobRecord, reason: string): void {
+    const limitMs = job.request.timeoutMs > 0 ? job.request.timeoutMs : DEFAULT_JOB_TIMEOUT_MS;
+    if (Date.now() - job.firstSeenAtMs > limitMs) {
+      job.finished = true;
+      void this.fail(job.request, job.attempt, JobStatus.JOB_STATUS_FAILED, 'E_NO_DEVICES', `waited ${Math.round(limitMs / 1000)} s for a device: ${reason}`);
+      return;
+    }
+    if (!job.waiting) this.log.warn({ jobId: job.request.jobId, reason }, 'job waits for a device');
+    job.waiting = true;
+    this.armWatchdog(job, 0);
+  }
+
+  /** A device came (back) online: jobs waiting for one are planned again. */
+  private deviceBack(): void {
+    for (const job of this.jobs.values()) {
+      if (job.waiting && !job.finished) {
+        job.waiting = false;
+        void this.planAttempt(job, Date.now(), true);
+      }
+    }
   }
 
   /** Tells the devices of an attempt to drop it (pending joins, stage inputs still to come). */

@@ -67,10 +67,14 @@ export class Transport {
   private closed = false;
 
   private debugJson = false;
+  private connectOptions: { url: string; opts: IClientOptions } | undefined;
 
   private constructor(readonly client: MqttClient, private readonly log: Logger) {
-    client.on('connect', () => {
+    client.on('connect', (connack) => {
       this.connectionSeq++;
+      // Every reconnect subscribes again, whatever the broker says of the session: a broker that
+      // restarted with its sessions in Redis still lost its $share groups (held in memory).
+      if (this.connectionSeq > 1) this.resubscribe(connack.sessionPresent);
       // Small messages (acks, reports) must not wait out Nagle's algorithm.
       (client.stream as { setNoDelay?: (v: boolean) => void } | undefined)?.setNoDelay?.(true);
       log.debug({ seq: this.connectionSeq }, 'connected');
@@ -95,7 +99,7 @@ export class Transport {
       keepalive: options.keepaliveS ?? 30,
       reconnectPeriod: options.reconnectPeriodMs ?? 1000,
       connectTimeout: options.connectTimeoutMs ?? 10_000,
-      resubscribe: true,
+      resubscribe: false,
     };
     if (options.username !== undefined) opts.username = options.username;
     if (options.password !== undefined) opts.password = options.password;
@@ -104,6 +108,7 @@ export class Transport {
     if (options.will) opts.will = { topic: options.will.topic, payload: Buffer.from(options.will.payload), qos: options.will.qos, retain: options.will.retain };
     const client = mqtt.connect(options.url, opts);
     const transport = new Transport(client, log);
+    transport.connectOptions = { url: options.url, opts };
     transport.debugJson = options.debugJson ?? false;
     await new Promise<void>((resolve, reject) => {
       const onConnect = (): void => { cleanup(); resolve(); };
@@ -141,6 +146,15 @@ export class Transport {
     }
   }
 
+  private resubscribe(sessionPresent: boolean): void {
+    const byFilter = new Map<string, 0 | 1>();
+    for (const s of this.subscriptions) byFilter.set(s.filter, Math.max(byFilter.get(s.filter) ?? 0, s.qos) as 0 | 1);
+    for (const [filter, qos] of byFilter) {
+      this.client.subscribeAsync(filter, { qos }).catch((err: unknown) => this.log.warn({ err, filter }, 'cannot subscribe again after reconnecting'));
+    }
+    this.log.info({ subscriptions: byFilter.size, sessionPresent }, 'reconnected');
+  }
+
   async unsubscribe(filter: string): Promise<void> {
     for (let i = this.subscriptions.length - 1; i >= 0; i--) if (this.subscriptions[i]!.filter === filter) this.subscriptions.splice(i, 1);
     await this.client.unsubscribeAsync(filter);
@@ -166,10 +180,25 @@ export class Transport {
     }
   }
 
-  async close(force = false): Promise<void> {
+  /**
+   * Disconnects. With `endSession`, a persistent session is also ended at the broker (a brief
+   * clean connection with the same client id), so nothing stays queued for a client that is gone.
+   */
+  async close(force = false, options: { endSession?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.client.endAsync(force);
+    const c = this.connectOptions;
+    if (options.endSession && c && c.opts.clean === false) {
+      const wipe = mqtt.connect(c.url, { ...c.opts, clean: true, reconnectPeriod: 0, will: undefined });
+      await new Promise<void>((resolve) => {
+        const done = (): void => resolve();
+        wipe.once('connect', done);
+        wipe.once('error', done);
+        wipe.once('close', done);
+      });
+      await wipe.endAsync(true).catch(() => undefined);
+    }
   }
 
   private dispatch(topic: string, payload: Buffer, packet: IPublishPacket): void {

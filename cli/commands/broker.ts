@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { numberOption, stringOption, type Command, type CommandContext } from '../command.ts';
-import { DEFAULT_MAX_PAYLOAD_BYTES, readAuthFile, startBroker, type BrokerOptions, type TlsOptions } from '../../broker/index.ts';
+import { DEFAULT_MAX_PAYLOAD_BYTES, parsePersistence, readAuthFile, startBroker, type BrokerOptions, type TlsOptions } from '../../broker/index.ts';
 import { EdgeweaveError } from '../../schemas/errors.ts';
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3 };
@@ -28,10 +28,23 @@ async function readTls(ctx: CommandContext): Promise<TlsOptions | null> {
   return { cert: await read(certPath, 'certificate'), key: await read(keyPath, 'key') };
 }
 
+/** `--dashboard`: the dashboard's request handler for the WebSocket port, built before the broker listens. */
+async function dashboardOption(ctx: CommandContext, options: BrokerOptions): Promise<NonNullable<BrokerOptions['httpHandler']>> {
+  if (options.wsPort === null) throw new EdgeweaveError('E_USAGE', '--dashboard is served on the WebSocket port: it cannot go with --ws-port off');
+  const username = stringOption(ctx.values, 'dashboard-username');
+  const password = stringOption(ctx.values, 'dashboard-password') ?? (username !== undefined ? process.env['EDGEWEAVE_DASHBOARD_PASSWORD'] : undefined);
+  if ((username === undefined) !== (password === undefined)) throw new EdgeweaveError('E_USAGE', '--dashboard-username and --dashboard-password go together');
+  if (options.auth && username === undefined) ctx.log.warn('--dashboard with --auth and no --dashboard-username: the page will be refused by the broker');
+  const { dashboardHandler } = await import('../../dashboard/index.ts');
+  const handler = dashboardHandler({ log: ctx.log, ...(username !== undefined && password !== undefined ? { username, password } : {}) });
+  await handler.ready();
+  return handler;
+}
+
 export const command: Command = {
   name: 'broker',
   summary: 'run the embedded MQTT broker (TCP + WebSocket, $share groups, auth)',
-  usage: '[--host 127.0.0.1] [--port 1883] [--ws-port 9001|off] [--auth auth.json] [--tls-cert c.pem --tls-key k.pem] [--max-payload 64MiB] [--json]',
+  usage: '[--host 127.0.0.1] [--port 1883] [--ws-port 9001|off] [--auth auth.json] [--tls-cert c.pem --tls-key k.pem] [--max-payload 64MiB] [--persist redis://127.0.0.1:6379] [--dashboard [--dashboard-username <u> --dashboard-password <p>]] [--json]',
   help: [
     ['--host <addr>', 'interface to listen on (default 127.0.0.1; 0.0.0.0 for all)'],
     ['--port <n>', 'MQTT port, or MQTT over TLS with --tls-*; 0 picks a free one (default 1883)'],
@@ -40,7 +53,11 @@ export const command: Command = {
     ['--tls-cert <file>', 'PEM certificate: serve MQTT over TLS and WebSocket over TLS'],
     ['--tls-key <file>', 'PEM private key for --tls-cert'],
     ['--max-payload <size>', 'largest message payload; bigger publishes close the publisher\'s connection (default 64MiB)'],
+    ['--persist <store>', 'memory (default) or redis://host:6379[/db]: sessions, retained messages and queued QoS 1 messages survive a restart'],
     ['--shared-inflight <n>', 'unacknowledged QoS 1 messages per $share member before another member is preferred (default 1)'],
+    ['--dashboard', 'also serve the live dashboard over plain HTTP(S) on the WebSocket port: http://<host>:<ws-port>/'],
+    ['--dashboard-username <u>', 'observer login the dashboard page uses with --auth (every browser that opens it gets it)'],
+    ['--dashboard-password <p>', 'its password (or set EDGEWEAVE_DASHBOARD_PASSWORD)'],
     ['--json', 'print the listening URLs as one JSON line'],
   ],
   options: {
@@ -52,6 +69,10 @@ export const command: Command = {
     'tls-key': { type: 'string' },
     'max-payload': { type: 'string' },
     'shared-inflight': { type: 'string' },
+    persist: { type: 'string' },
+    dashboard: { type: 'boolean' },
+    'dashboard-username': { type: 'string' },
+    'dashboard-password': { type: 'string' },
     json: { type: 'boolean' },
   },
   async run(ctx) {
@@ -65,13 +86,18 @@ export const command: Command = {
       auth: authPath === undefined ? null : await readAuthFile(authPath),
       tls: await readTls(ctx),
       maxPayloadBytes: maxPayloadRaw === undefined ? DEFAULT_MAX_PAYLOAD_BYTES : parseByteSize('max-payload', maxPayloadRaw),
+      persistence: parsePersistence(stringOption(ctx.values, 'persist') ?? 'memory'),
       shared: { maxInflightPerMember: numberOption(ctx.values, 'shared-inflight', 1, { min: 1, max: 65535, integer: true }) },
       log: ctx.log,
     };
     if (options.auth === null) ctx.log.warn('no --auth file: anonymous clients may publish and subscribe to anything');
+    if (ctx.values['dashboard'] === true) options.httpHandler = await dashboardOption(ctx, options);
     const broker = await startBroker(options);
     const { url, wsUrl } = broker;
-    ctx.stdout.write(ctx.values['json'] === true ? JSON.stringify({ url, wsUrl }) + '\n' : `mqtt: ${url}\n${wsUrl ? `websocket: ${wsUrl}\n` : ''}`);
+    const dashboardUrl = options.httpHandler && wsUrl ? wsUrl.replace(/^ws/, 'http').replace(/\/mqtt$/, '/') : null;
+    ctx.stdout.write(ctx.values['json'] === true
+      ? JSON.stringify({ url, wsUrl, ...(dashboardUrl ? { dashboardUrl } : {}) }) + '\n'
+      : `mqtt: ${url}\n${wsUrl ? `websocket: ${wsUrl}\n` : ''}${dashboardUrl ? `dashboard: ${dashboardUrl}\n` : ''}`);
     const signal = await ctx.stopSignal;
     ctx.log.info({ signal }, 'shutting down');
     await broker.close();

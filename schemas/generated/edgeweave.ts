@@ -805,6 +805,10 @@ export const DESCRIPTOR = {
                   "rule": "repeated",
                   "type": "string",
                   "id": 16
+                },
+                "hostComputeMs": {
+                  "type": "double",
+                  "id": 17
                 }
               }
             },
@@ -1706,6 +1710,7 @@ export interface StageTiming {
   radioEnergyJ: number;
   predicted: StagePrediction | null;
   taskIds: string[];
+  hostComputeMs: number;
 }
 
 export interface StageTimingInit {
@@ -1725,6 +1730,7 @@ export interface StageTimingInit {
   radioEnergyJ?: number;
   predicted?: StagePredictionInit | null;
   taskIds?: string[];
+  hostComputeMs?: number;
 }
 
 export const StageTiming: MessageCodec<StageTiming, StageTimingInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.StageTiming');

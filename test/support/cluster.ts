@@ -34,6 +34,8 @@ export interface ClusterOptions {
   /** Use this broker instead of starting the embedded one. */
   brokerUrl?: string;
   algorithm?: string;
+  /** Also start the embedded broker's MQTT over WebSocket listener (0: a free port); default none. */
+  wsPort?: number;
   log?: Logger;
 }
 
@@ -57,7 +59,7 @@ export function testLog(): Logger {
 
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const log = options.log ?? testLog();
-  const broker = options.brokerUrl ? undefined : await startBroker({ port: 0, wsPort: null, log });
+  const broker = options.brokerUrl ? undefined : await startBroker({ port: 0, wsPort: options.wsPort ?? null, log });
   const brokerUrl = options.brokerUrl ?? broker!.url;
   const dataDir = mkdtempSync(join(tmpdir(), 'edgeweave-test-'));
   const planners: PlannerService[] = [];

@@ -81,12 +81,12 @@ export class ProcessGroup {
     }
   }
 
-  async stopAll(): Promise<void> {
-    // Devices first, then planners, the broker last.
+  /** Stops devices first, then planners, the broker last (unless `keepBroker`). */
+  async stopAll(options: { keepBroker?: boolean } = {}): Promise<void> {
     const order = [...this.children.keys()].sort((a, b) => rank(a) - rank(b));
     await Promise.all(order.filter((n) => rank(n) === 0).map((n) => this.stop(n)));
     await Promise.all(order.filter((n) => rank(n) === 1).map((n) => this.stop(n)));
-    await Promise.all(order.filter((n) => rank(n) === 2).map((n) => this.stop(n)));
+    if (options.keepBroker !== true) await Promise.all(order.filter((n) => rank(n) === 2).map((n) => this.stop(n)));
   }
 }
 

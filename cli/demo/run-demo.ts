@@ -4,12 +4,11 @@
  * under each strategy at each link setting, measured beside the planner's predictions.
  */
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { ProcessGroup } from './processes.ts';
-import { SystemWatcher } from './watcher.ts';
+import { EmulatedSystem, deviceEnergy, placementSummary, type DeviceLaunch } from './system.ts';
 import type { Connection } from '../connection.ts';
-import { JobClient } from '../../node-runtime/client.ts';
+import type { JobClient } from '../../node-runtime/client.ts';
 import { buildJobInputs } from '../../node-runtime/job-inputs.ts';
 import { summarizeOutcome } from '../../node-runtime/job-summary.ts';
 import type { HistoryRecord } from '../../node-runtime/history.ts';
@@ -67,21 +66,11 @@ export interface DemoResult {
 
 const CAR = 'car1';
 
-function deviceArgs(conn: Connection, dataDir: string, models: string[]): string[] {
-  const args = ['--broker', conn.brokerUrl, '--data-dir', dataDir, '--models', models.join(',')];
-  if (conn.ca !== undefined) args.push('--ca', join(dataDir, 'ca.pem'));
-  return args;
-}
+const EDGE: DeviceLaunch = { id: 'edge1', role: 'edge', speed: 0.5, link: 'up=200,down=200,rtt=2' };
+const CLOUD: DeviceLaunch = { id: 'cloud1', role: 'cloud', speed: 1, link: 'up=50,down=50,rtt=40' };
 
-/** Where the car1 row of a job's energy bill is, measured and predicted. */
-function carEnergy(r: HistoryRecord): { measured: number; predicted: number } {
-  return { measured: r.energyJ[CAR]?.measured ?? 0, predicted: r.energyJ[CAR]?.predicted ?? 0 };
-}
-
-function placementOf(r: HistoryRecord): string {
-  const counts = new Map<string, number>();
-  for (const d of Object.values(r.placement)) counts.set(d, (counts.get(d) ?? 0) + 1);
-  return [...counts].map(([d, n]) => `${d}:${n}`).join(' ');
+function carLaunch(link: LinkSetting): DeviceLaunch {
+  return { id: CAR, role: 'iot', speed: 0.1, memoryMiB: 1024, power: 'raspberry-pi-4', radio: link.radio, link: link.link };
 }
 
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
@@ -93,52 +82,23 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const algorithms = options.algorithms ?? DEMO_ALGORITHMS;
   const links = options.links ?? (options.quick ? [DEMO_LINKS[0]!] : DEMO_LINKS);
   const repeat = options.repeat ?? 1;
-  const procs = new ProcessGroup(join(dataDir, 'logs'), log, { EDGEWEAVE_CACHE_DIR: process.env['EDGEWEAVE_CACHE_DIR'] ?? join(dataDir, 'models') });
-  let watcher: SystemWatcher | undefined;
+  let system: EmulatedSystem | undefined;
   let client: JobClient | undefined;
   try {
-    let conn: Connection;
-    if (options.connection) conn = options.connection;
-    else {
-      const broker = procs.start('broker', ['broker', '--port', '0', '--ws-port', '0', '--json']);
-      const { url } = JSON.parse(await ProcessGroup.firstLine(broker)) as { url: string };
-      conn = { brokerUrl: url };
-      log.info({ url }, 'embedded broker started');
-    }
-    if (conn.ca !== undefined) {
-      const { writeFileSync } = await import('node:fs');
-      writeFileSync(join(dataDir, 'ca.pem'), conn.ca);
-    }
-    const credentials = conn.ca !== undefined ? ['--ca', join(dataDir, 'ca.pem')] : [];
-    if (conn.username !== undefined) credentials.push('--username', conn.username);
-    if (conn.password !== undefined) credentials.push('--password', conn.password);
-    watcher = await SystemWatcher.connect(conn, log);
-    procs.start('planner', ['planner', '--broker', conn.brokerUrl, '--id', 'demo-planner', '--algorithm', 'auto', ...credentials]);
-    await watcher.waitFor(() => watcher!.plannerOnline(), 'the planner');
-
-    const startCar = async (link: LinkSetting): Promise<void> => {
-      const since = Date.now();
-      const previous = watcher!.devices.get(CAR)?.incarnation;
-      procs.start(CAR, ['node', '--id', CAR, '--role', 'iot', '--speed', '0.1', '--memory', '1024', '--power', 'raspberry-pi-4', '--radio', link.radio, '--link', link.link, ...deviceArgs(conn, dataDir, models)]);
-      await watcher!.waitFor(() => watcher!.deviceOnline(CAR, previous) && watcher!.profiled(CAR, models, since), `${CAR} (link ${link.name})`, 600_000);
-    };
+    system = await EmulatedSystem.start({ ...(options.connection ? { connection: options.connection } : {}), dataDir, models, plannerId: 'demo-planner', log });
+    const conn = system.conn;
     // The car first: it generates the models and profiles this host once; the others reuse the cache.
-    await startCar(links[0]!);
-    procs.start('edge1', ['node', '--id', 'edge1', '--role', 'edge', '--speed', '0.5', '--link', 'up=200,down=200,rtt=2', ...deviceArgs(conn, dataDir, models)]);
-    procs.start('cloud1', ['node', '--id', 'cloud1', '--role', 'cloud', '--speed', '1', '--link', 'up=50,down=50,rtt=40', ...deviceArgs(conn, dataDir, models)]);
-    await watcher.waitFor(() => ['edge1', 'cloud1'].every((d) => watcher!.deviceOnline(d) && watcher!.profiled(d, models)), 'edge1 and cloud1', 600_000);
+    await system.startDevices([carLaunch(links[0]!)], `${CAR} (link ${links[0]!.name})`);
+    await system.startDevices([EDGE, CLOUD], 'edge1 and cloud1');
     log.info('all devices online');
 
-    client = await JobClient.connect({ ...conn, origin: CAR, log });
+    client = await system.client(CAR);
     const rows: DemoRow[] = [];
     const jobs: HistoryRecord[] = [];
     const total = links.length * models.length * algorithms.length * repeat;
     let done = 0;
     for (const [li, link] of links.entries()) {
-      if (li > 0) {
-        await procs.stop(CAR);
-        await startCar(link);
-      }
+      if (li > 0) await system.startDevices([carLaunch(link)], `${CAR} (link ${link.name})`);
       for (const model of models) {
         const graph = await getTaskGraph(model, { fused: true });
         const inputs = await buildJobInputs(graph, ['pixels:1']);
@@ -148,10 +108,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
             const outcome = await client.submit({ model: { name: model }, inputs, algorithm, fused: true, topK: 3, timeoutMs: 180_000 });
             const record = summarizeOutcome(outcome, CAR, model, client.originStatus?.power?.idleW);
             jobs.push(record);
-            const e = carEnergy(record);
+            const e = deviceEnergy(record, CAR);
             rows.push({
               model, link: link.name, algorithm, status: record.status, latencyMs: record.latencyMs, predictedMs: record.predictedLatencyMs,
-              car1EnergyJ: e.measured, car1PredictedJ: e.predicted, speedup: 0, placement: placementOf(record),
+              car1EnergyJ: e.measured, car1PredictedJ: e.predicted, speedup: 0, placement: placementSummary(record),
             });
             if (outcome.result.status !== JobStatus.JOB_STATUS_OK) log.warn({ model, algorithm, link: link.name, error: record.error }, 'demo job failed');
             done++;
@@ -168,8 +128,6 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     }
     return { startedAt: new Date(started).toISOString(), brokerUrl: conn.brokerUrl, quick: options.quick, rows, jobs, durationS: (Date.now() - started) / 1000 };
   } finally {
-    await client?.close().catch(() => undefined);
-    await watcher?.close().catch(() => undefined);
-    await procs.stopAll();
+    await system?.close();
   }
 }

@@ -11,6 +11,8 @@ export class SystemWatcher {
   readonly profiles = new Map<string, DeviceProfile>();
   readonly planners = new Map<string, PlannerStatus>();
   private readonly waiters = new Set<() => void>();
+  /** Called with every device status received (the map above keeps only the latest). */
+  readonly statusListeners = new Set<(status: DeviceStatus) => void>();
 
   private constructor(private readonly transport: Transport) {}
 
@@ -25,7 +27,10 @@ export class SystemWatcher {
         // not ours to judge: the planner logs malformed statuses
       }
     };
-    await transport.subscribe(filters.allDeviceStatus(), 1, take((b) => DeviceStatus.decode(b), (s) => w.devices.set(s.deviceId, s)));
+    await transport.subscribe(filters.allDeviceStatus(), 1, take((b) => DeviceStatus.decode(b), (s) => {
+      w.devices.set(s.deviceId, s);
+      for (const f of w.statusListeners) f(s);
+    }));
     await transport.subscribe(filters.allDeviceProfiles(), 1, take((b) => DeviceProfile.decode(b), (p) => w.profiles.set(p.deviceId, p)));
     await transport.subscribe(filters.allPlannerStatus(), 1, take((b) => PlannerStatus.decode(b), (p) => w.planners.set(p.plannerId, p)));
     return w;

@@ -1,0 +1,79 @@
+/**
+ * Runs a scenario on an emulated system (the demo's building blocks: a broker, a planner and
+ * each device as its own process) and writes its raw results and report to the output folder.
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { EmulatedSystem } from '../demo/system.ts';
+import type { Connection } from '../connection.ts';
+import { runSweep } from './run-sweep.ts';
+import { runTrajectory } from './run-trajectory.ts';
+import { writeResults, type ExperimentResult } from './results.ts';
+import { writeReport } from './report.ts';
+import type { Scenario } from './scenario.ts';
+
+/** How long jobs in flight may still finish after a stop. */
+const STOP_GRACE_MS = 5000;
+
+export interface ExperimentOptions {
+  scenario: Scenario;
+  /** Results, report, the replayed trace and the logs of every process. */
+  outDir: string;
+  /** Profiles and the model cache, shared with the demo (default .edgeweave). */
+  dataDir: string;
+  /** An external broker; absent: the embedded broker is started. */
+  connection?: Connection;
+  log: Logger;
+  progress?: (done: number, total: number, label: string) => void;
+  /** Resolves when the run should stop early (SIGINT): no new job is submitted, results so far are written. */
+  stop?: Promise<unknown>;
+}
+
+export interface ExperimentFiles {
+  csv: string;
+  json: string;
+  html: string;
+}
+
+export async function runExperiment(options: ExperimentOptions): Promise<{ result: ExperimentResult; files: ExperimentFiles }> {
+  const started = Date.now();
+  const { scenario } = options;
+  const log = options.log.child({ component: 'experiment', scenario: scenario.name });
+  const outDir = resolve(options.outDir);
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(outDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true });
+  const models = scenario.kind === 'sweep' ? [...scenario.models] : [scenario.model];
+  const system = await EmulatedSystem.start({
+    ...(options.connection ? { connection: options.connection } : {}), dataDir, logDir: join(outDir, 'logs'), models, plannerId: 'experiment-planner', log,
+  });
+  let stopped = false;
+  void options.stop?.then(() => {
+    stopped = true;
+    log.warn({ graceMs: STOP_GRACE_MS }, 'stopping: no new jobs; the results so far are written');
+    // Jobs in flight get a moment to finish; then they are given up (recorded as failed).
+    setTimeout(() => void system.abortJobs(), STOP_GRACE_MS).unref();
+  });
+  try {
+    const ctx = { system, log, stopped: () => stopped, outDir, ...(options.progress ? { progress: options.progress } : {}) };
+    const base = { kind: scenario.kind, scenario, startedAt: new Date(started).toISOString(), brokerUrl: system.conn.brokerUrl };
+    let result: ExperimentResult;
+    if (scenario.kind === 'sweep') {
+      const out = await runSweep(scenario, ctx);
+      result = { ...base, durationS: (Date.now() - started) / 1000, interrupted: stopped, rows: out.rows, jobs: out.jobs };
+    } else {
+      const out = await runTrajectory(scenario, ctx);
+      result = {
+        ...base, durationS: (Date.now() - started) / 1000, interrupted: stopped, rows: out.rows, jobs: out.jobs,
+        traceClocks: out.traceClocks, driveS: out.driveS, driveTrace: out.driveTrace,
+      };
+    }
+    const raw = writeResults(result, outDir);
+    const html = writeReport(result, outDir);
+    log.info({ jobs: result.rows.length, durationS: Math.round(result.durationS) }, 'experiment done');
+    return { result, files: { ...raw, html } };
+  } finally {
+    await system.close();
+  }
+}

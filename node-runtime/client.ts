@@ -154,8 +154,16 @@ export class JobClient {
       this.pending.set(jobId, p);
     });
     const p = this.pending.get(jobId)!;
+    if (!this.transport.connected && request.fallbackLocal) {
+      // No link: run it here rather than queue it for a link that may not come back in time.
+      this.log.warn({ jobId }, 'not connected: running the job here');
+      if (p.timer) clearTimeout(p.timer);
+      void this.timedOut(jobId, 0);
+      return outcome;
+    }
     this.armRetry(jobId, p);
-    await this.transport.publish(topics.jobSubmit(this.origin), JobRequest.encode(request), { qos: 1 });
+    // Published now, or queued by the client and sent when the link is back.
+    void this.transport.publish(topics.jobSubmit(this.origin), JobRequest.encode(request), { qos: 1 }).catch((err: unknown) => this.log.warn({ err, jobId }, 'job submission not sent'));
     this.log.debug({ jobId }, 'job submitted');
     return outcome;
   }

@@ -346,6 +346,11 @@ export class Executor {
 
   private async publishResult(plan: JobPlan, stage: StageSpec, outputs: Map<string, TensorData>, trace: StageTimingInit[], capability: Uint8Array): Promise<void> {
     const o = this.options;
+    if (this.attempts.isSuperseded(plan.jobId, plan.attempt)) {
+      // A newer attempt of the job is under way: its result will be the one.
+      this.log.info({ jobId: plan.jobId, attempt: plan.attempt }, 'result of a superseded attempt not sent');
+      return;
+    }
     const model = await o.modelHost.model(plan.model);
     const result = buildJobResult({ plan, outputs, trace, model, producedBy: o.deviceId, nowRefMs: Date.now() + o.services.clockOffsetMs() });
     const payload = JobResult.encode({ ...result, capability });

@@ -16,6 +16,7 @@ import type { TaskGraph } from '../schemas/graph.ts';
 import { getTaskGraph } from '../models/task-graph.ts';
 import { DeviceRegistry } from './device-registry.ts';
 import { toWirePlan, initialInputs } from './wire-plan.ts';
+import { statusProblem, profileProblem } from './validate-status.ts';
 import { constraintsOf, graphFromSpecs, graphOptions, inputAsUint8, inputTaskOf, objectiveOf, shiftPlan } from './request.ts';
 import {
   JobRequest, JobPlan, Assignment, StageInput, StageReport, JobResult, DeviceStatus, DeviceProfile, ClockPing, ClockPong, PlannerStatus,
@@ -173,6 +174,8 @@ export class PlannerService {
       const status = DeviceStatus.decode(m.payload);
       const topic = parseTopic(m.topic);
       if (topic?.kind !== 'deviceStatus' || status.deviceId !== topic.deviceId) throw new EdgeweaveError('E_TOPIC', `status for ${JSON.stringify(status.deviceId)} on ${m.topic}`);
+      const problem = statusProblem(status);
+      if (problem) throw new EdgeweaveError('E_DECODE', `device status of ${topic.deviceId} refused: ${problem}`);
       const change = this.registry.updateStatus(status, Date.now());
       if (change !== 'unchanged') this.log.info({ deviceId: status.deviceId, change }, 'device status');
       if (change === 'offline' || status.state === DeviceState.DEVICE_STATE_OFFLINE) this.deviceLost(status.deviceId);
@@ -187,6 +190,8 @@ export class PlannerService {
       const profile = DeviceProfile.decode(m.payload);
       const topic = parseTopic(m.topic);
       if (topic?.kind !== 'deviceProfile' || profile.deviceId !== topic.deviceId) throw new EdgeweaveError('E_TOPIC', `profile for ${JSON.stringify(profile.deviceId)} on ${m.topic}`);
+      const problem = profileProblem(profile);
+      if (problem) throw new EdgeweaveError('E_DECODE', `device profile of ${topic.deviceId} refused: ${problem}`);
       this.registry.updateProfile(profile);
     } catch (err) {
       this.log.warn({ err: toEdgeweaveError(err, 'E_DECODE'), topic: m.topic }, 'device profile refused');
@@ -278,6 +283,8 @@ export class PlannerService {
     };
     this.remember(job);
     await this.planAttempt(job, receivedAtMs, false);
+    // A job refused at once is not kept.
+    if (job.attempt === 0) this.jobs.delete(this.jobKey(request.originDevice, request.jobId));
   }
 
   /**
@@ -293,7 +300,7 @@ export class PlannerService {
     const devices = this.registry.aliveIds(now)
       .map((id) => this.registry.get(id)!)
       .filter((r) => !request.excludeDevices.includes(r.status.deviceId))
-      .filter((r) => r.status.models.length === 0 || r.status.models.includes(modelName));
+      .filter((r) => r.status.models.includes(modelName) || r.status.models.includes(this.modelRefs.get(modelName) ?? modelName));
     if (devices.length === 0) {
       if (again) return this.wait(job, `no online device holds model ${modelName}`);
       return this.fail(request, attempt, JobStatus.JOB_STATUS_REJECTED, 'E_NO_DEVICES', `no online device holds model ${modelName}`);

@@ -24,7 +24,13 @@ export function parsePersistence(value: string): PersistenceSpec {
   throw new EdgeweaveError('E_USAGE', `--persist must be "memory" or a redis:// URL (e.g. redis://127.0.0.1:6379), got "${value}"`);
 }
 
-type RedisFactory = (opts: Record<string, unknown>) => { destroy(cb?: (err?: Error) => void): unknown };
+type RedisFactory = (opts: Record<string, unknown>) => unknown;
+interface RedisConnection {
+  quit(): Promise<unknown>;
+  disconnect(): void;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+}
+type RedisClass = new (opts: Record<string, unknown>) => RedisConnection;
 
 export async function createPersistence(spec: PersistenceSpec): Promise<Persistence> {
   switch (spec.kind) {
@@ -34,25 +40,27 @@ export async function createPersistence(spec: PersistenceSpec): Promise<Persiste
       const url = new URL(spec.url);
       const db = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0;
       if (!Number.isInteger(db) || db < 0) throw new EdgeweaveError('E_CONFIG', `--persist ${spec.url}: the database must be a number`);
-      const factory = createRequire(import.meta.url)('aedes-persistence-redis') as RedisFactory;
-      const instance = factory({
+      const require = createRequire(import.meta.url);
+      const factory = require('aedes-persistence-redis') as RedisFactory;
+      // The connection is ours (ioredis, as aedes-persistence-redis itself uses it), so that
+      // closing can wait for commands still in flight rather than cut them off.
+      const Redis = createRequire(require.resolve('aedes-persistence-redis'))('ioredis') as RedisClass;
+      const conn = new Redis({
         host: url.hostname, port: url.port === '' ? 6379 : Number(url.port), db,
         ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
         ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
         ...(url.protocol === 'rediss:' ? { tls: {} } : {}),
-        // Give up quickly at start when Redis is not there, rather than hanging.
         maxRetriesPerRequest: 3,
       });
+      conn.on('error', () => undefined); // reported through the failing operations
+      const instance = factory({ conn });
       return {
         instance,
-        close: () => new Promise<void>((resolve) => {
-          try {
-            const r = instance.destroy(() => resolve());
-            if (r && typeof (r as Promise<void>).then === 'function') (r as Promise<void>).then(() => resolve(), () => resolve());
-          } catch {
-            resolve();
-          }
-        }),
+        close: async () => {
+          // Let the last writes of closing sessions (wills, retained statuses) land first.
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          await conn.quit().catch(() => conn.disconnect());
+        },
       };
     }
   }

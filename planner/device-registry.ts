@@ -152,7 +152,7 @@ export class DeviceRegistry {
       link: { ...rec.link },
       workers: Math.max(1, s.workers.length),
       loadFactor: rec.loadFactor,
-      busy: this.busyIntervals(rec, nowMs),
+      busy: this.busyIntervals(rec, nowMs, Math.max(1, s.workers.length)),
     };
     const radio = power ? RADIO[power.radio] : undefined;
     if (radio) spec.radio = radio;
@@ -171,9 +171,10 @@ export class DeviceRegistry {
     return spec;
   }
 
-  private busyIntervals(rec: DeviceRecord, nowMs: number): BusyInterval[] {
+  private busyIntervals(rec: DeviceRecord, nowMs: number, workers: number): BusyInterval[] {
     rec.busy = rec.busy.filter((b) => b.endAtMs > nowMs);
-    return rec.busy.map((b) => ({ startMs: Math.max(0, b.startAtMs - nowMs), endMs: b.endAtMs - nowMs, worker: b.worker }));
+    // Work placed when the device had more executors than now (one died) lands on one that is left.
+    return rec.busy.map((b) => ({ startMs: Math.max(0, b.startAtMs - nowMs), endMs: b.endAtMs - nowMs, worker: b.worker % workers }));
   }
 
   /** What has been learned of every live device, for the planner's status. */

@@ -305,6 +305,12 @@ export class PlannerService {
       if (again) return this.wait(job, `no online device holds model ${modelName}`);
       return this.fail(request, attempt, JobStatus.JOB_STATUS_REJECTED, 'E_NO_DEVICES', `no online device holds model ${modelName}`);
     }
+    // The origin is a device that is gone for now (its link dropped; the job may be one it queued
+    // while offline): its inputs and its result live there, so the job waits for it.
+    const originKnown = this.registry.get(request.originDevice);
+    if (originKnown && !devices.some((d) => d.status.deviceId === request.originDevice)) {
+      return this.wait(job, `the origin ${request.originDevice} is offline`);
+    }
     const pins: Record<string, string> = {};
     for (const input of request.inputs) {
       if (input.source === 'sourceDevice' && input.sourceDevice) pins[inputTaskOf(input, graph)] = input.sourceDevice;
@@ -321,7 +327,11 @@ export class PlannerService {
       pins,
       ...(this.options.cost ? { cost: this.options.cost } : {}),
     };
-    const outcome = planJob(planRequest);
+    let outcome = planJob(planRequest);
+    if (!outcome.ok && again && outcome.issues[0]?.reason === 'not-applicable') {
+      // The strategy asked for no longer fits the devices left (no edge any more): plan for the best.
+      outcome = planJob({ ...planRequest, algorithm: 'auto' });
+    }
     if (!outcome.ok) {
       const first = outcome.issues[0]!;
       const message = outcome.issues.map((i) => i.message).join('; ');

@@ -24,12 +24,12 @@ export class ProcessGroup {
     mkdirSync(logDir, { recursive: true });
   }
 
-  /** Starts `edgeweave <args>`; its output goes to <logDir>/<name>.log. */
-  start(name: string, args: string[]): Child {
+  /** Starts `edgeweave <args>` (with `env` added to the group's); its output goes to <logDir>/<name>.log. */
+  start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): Child {
     if (this.children.has(name)) throw new EdgeweaveError('E_CONFIG', `process ${name} is already running`);
     const logFile = createWriteStream(join(this.logDir, `${name}.log`), { flags: 'a' });
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, EDGEWEAVE_LOG_LEVEL: process.env['EDGEWEAVE_LOG_LEVEL'] ?? 'info', ...this.env },
+      env: { ...process.env, EDGEWEAVE_LOG_LEVEL: process.env['EDGEWEAVE_LOG_LEVEL'] ?? 'info', ...this.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.pipe(logFile, { end: false });

@@ -40,6 +40,10 @@ export interface DemoOptions {
   repeat?: number;
   log: Logger;
   progress?: (done: number, total: number, label: string) => void;
+  /** The embedded broker with TLS (a self-signed certificate in <dataDir>/tls/) and a login per process. */
+  tls?: boolean;
+  /** Called once the broker and the planner are up, before the devices start. */
+  onStarted?: (info: { brokerUrl: string; dashboardUrl?: string }) => void;
 }
 
 export interface DemoRow {
@@ -58,6 +62,8 @@ export interface DemoRow {
 export interface DemoResult {
   startedAt: string;
   brokerUrl: string;
+  /** The live dashboard while the demo ran (the embedded broker only). */
+  dashboardUrl?: string;
   quick: boolean;
   rows: DemoRow[];
   jobs: HistoryRecord[];
@@ -85,8 +91,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   let system: EmulatedSystem | undefined;
   let client: JobClient | undefined;
   try {
-    system = await EmulatedSystem.start({ ...(options.connection ? { connection: options.connection } : {}), dataDir, models, plannerId: 'demo-planner', log });
-    const conn = system.conn;
+    system = await EmulatedSystem.start({
+      ...(options.connection ? { connection: options.connection } : { dashboard: true }), dataDir, models, plannerId: 'demo-planner', log,
+      ...(options.tls === true ? { secure: { devices: [CAR, EDGE.id, CLOUD.id] } } : {}),
+    });
+    const { conn, dashboardUrl } = system;
+    options.onStarted?.({ brokerUrl: conn.brokerUrl, ...(dashboardUrl !== undefined ? { dashboardUrl } : {}) });
     // The car first: it generates the models and profiles this host once; the others reuse the cache.
     await system.startDevices([carLaunch(links[0]!)], `${CAR} (link ${links[0]!.name})`);
     await system.startDevices([EDGE, CLOUD], 'edge1 and cloud1');
@@ -126,7 +136,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       const localMs = local.reduce((s, x) => s + x.latencyMs, 0) / Math.max(1, local.length);
       r.speedup = r.status === 'ok' && r.latencyMs > 0 && localMs > 0 ? localMs / r.latencyMs : 0;
     }
-    return { startedAt: new Date(started).toISOString(), brokerUrl: conn.brokerUrl, quick: options.quick, rows, jobs, durationS: (Date.now() - started) / 1000 };
+    return {
+      startedAt: new Date(started).toISOString(), brokerUrl: conn.brokerUrl, ...(dashboardUrl !== undefined ? { dashboardUrl } : {}),
+      quick: options.quick, rows, jobs, durationS: (Date.now() - started) / 1000,
+    };
   } finally {
     await system?.close();
   }

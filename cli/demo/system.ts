@@ -2,16 +2,19 @@
  * An emulated system on this machine, as the demo and the experiments run it: the embedded
  * broker (or an external one), a planner and devices, each an `edgeweave` process of its
  * own with its log in a file; a watcher follows their statuses so callers can await
- * readiness; job clients connect as any device. `close()` stops everything it started.
+ * readiness; job clients connect as any device. The embedded broker may serve the dashboard,
+ * and may be secured (TLS, a login per process). `close()` stops everything it started.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { ProcessGroup } from './processes.ts';
+import { ProcessGroup, type Child } from './processes.ts';
 import { SystemWatcher } from './watcher.ts';
+import { OBSERVER_USER, secureBroker, type SecureBroker } from './secure.ts';
 import type { Connection } from '../connection.ts';
 import { JobClient } from '../../node-runtime/client.ts';
 import type { HistoryRecord } from '../../node-runtime/history.ts';
+import { EdgeweaveError } from '../../schemas/errors.ts';
 
 /** How one emulated device is started (`edgeweave node` flags). */
 export interface DeviceLaunch {
@@ -39,6 +42,13 @@ export interface SystemOptions {
   models: string[];
   plannerId: string;
   log: Logger;
+  /** The embedded broker also serves the dashboard on its WebSocket port. */
+  dashboard?: boolean;
+  /**
+   * The embedded broker with TLS (a self-signed certificate) and a login per process: the
+   * planner, these devices (no others can start) and an observer for the watcher and the dashboard.
+   */
+  secure?: { devices: readonly string[] };
 }
 
 /** The `edgeweave node` arguments of a device, in the order the demo has always used. */
@@ -54,13 +64,45 @@ export function deviceCommand(d: DeviceLaunch, common: string[]): string[] {
   return [...args, ...common];
 }
 
+/** How a process of the system logs in: flags, and the password in its environment (never on its command line). */
+interface Login {
+  args: string[];
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * The logins of the system's processes and clients. On the secured embedded broker each
+ * logs in as its own id; on an external broker every one uses the connection's login.
+ */
+class Logins {
+  constructor(private readonly conn: Connection, private readonly caPath: string | undefined, private readonly secure: SecureBroker | undefined) {}
+
+  /** Flags and environment of the process that is `user` (the planner or a device id). */
+  process(user: string): Login {
+    const args = this.caPath !== undefined ? ['--ca', this.caPath] : [];
+    if (this.secure) return { args, env: { EDGEWEAVE_PASSWORD: this.secure.passwordOf(user) } };
+    if (this.conn.username !== undefined) args.push('--username', this.conn.username);
+    return { args, env: this.conn.password !== undefined ? { EDGEWEAVE_PASSWORD: this.conn.password } : {} };
+  }
+
+  /** The connection of a client of this process acting as `user` (absent: the observer). */
+  client(user?: string): Connection {
+    if (!this.secure) return this.conn;
+    const username = user ?? OBSERVER_USER;
+    return { ...this.conn, username, password: this.secure.passwordOf(username) };
+  }
+}
+
 export class EmulatedSystem {
   private readonly clients: JobClient[] = [];
 
   private constructor(
     readonly conn: Connection,
+    /** The live dashboard, when the embedded broker serves it. */
+    readonly dashboardUrl: string | undefined,
     readonly procs: ProcessGroup,
     readonly watcher: SystemWatcher,
+    private readonly logins: Logins,
     private readonly common: string[],
     private readonly models: string[],
     private readonly log: Logger,
@@ -69,27 +111,47 @@ export class EmulatedSystem {
   /** Starts the broker (unless external), the watcher and the planner; resolves when the planner is online. */
   static async start(options: SystemOptions): Promise<EmulatedSystem> {
     const { dataDir, log } = options;
+    if (options.connection && options.secure) throw new EdgeweaveError('E_CONFIG', 'a secured system starts its own broker: it cannot go with an external one');
     const procs = new ProcessGroup(options.logDir ?? join(dataDir, 'logs'), log, { EDGEWEAVE_CACHE_DIR: process.env['EDGEWEAVE_CACHE_DIR'] ?? join(dataDir, 'models') });
     let watcher: SystemWatcher | undefined;
     try {
       let conn: Connection;
+      let dashboardUrl: string | undefined;
+      let secure: SecureBroker | undefined;
       if (options.connection) conn = options.connection;
       else {
-        const broker = procs.start('broker', ['broker', '--port', '0', '--ws-port', '0', '--json']);
-        const { url } = JSON.parse(await ProcessGroup.firstLine(broker)) as { url: string };
-        conn = { brokerUrl: url };
-        log.info({ url }, 'embedded broker started');
+        if (options.secure) secure = await secureBroker(dataDir, { planner: options.plannerId, devices: options.secure.devices });
+        const args = ['broker', '--port', '0', '--ws-port', '0', '--json'];
+        if (secure) args.push('--tls-cert', secure.certPath, '--tls-key', secure.keyPath, '--auth', secure.authPath);
+        let started: BrokerStarted | undefined;
+        if (options.dashboard === true) {
+          const dashboard = secure ? ['--dashboard', '--dashboard-username', OBSERVER_USER] : ['--dashboard'];
+          const env = secure ? { EDGEWEAVE_DASHBOARD_PASSWORD: secure.passwordOf(OBSERVER_USER) } : {};
+          started = await startBrokerProcess(procs, [...args, ...dashboard], env).catch((err: unknown) => {
+            // The dashboard is for watching; the demo runs without it (its page is bundled at start).
+            log.warn({ err }, 'the broker did not start with the dashboard; starting it without (see broker.log)');
+            return undefined;
+          });
+        }
+        started ??= await startBrokerProcess(procs, args, {});
+        conn = { brokerUrl: started.url, ...(secure ? { ca: secure.ca } : {}) };
+        dashboardUrl = started.dashboardUrl;
+        log.info({ url: started.url, tls: secure !== undefined, auth: secure?.authPath }, 'embedded broker started');
+        if (dashboardUrl !== undefined) log.info({ url: dashboardUrl }, 'dashboard ready');
       }
-      if (conn.ca !== undefined) writeFileSync(join(dataDir, 'ca.pem'), conn.ca);
-      const credentials = conn.ca !== undefined ? ['--ca', join(dataDir, 'ca.pem')] : [];
-      if (conn.username !== undefined) credentials.push('--username', conn.username);
-      if (conn.password !== undefined) credentials.push('--password', conn.password);
-      watcher = await SystemWatcher.connect(conn, log);
-      procs.start('planner', ['planner', '--broker', conn.brokerUrl, '--id', options.plannerId, '--algorithm', 'auto', ...credentials]);
-      await watcher.waitFor(() => watcher!.plannerOnline(), 'the planner');
+      let caPath: string | undefined;
+      if (conn.ca !== undefined) {
+        caPath = join(dataDir, 'ca.pem');
+        writeFileSync(caPath, conn.ca);
+      }
+      const logins = new Logins(conn, caPath, secure);
+      watcher = await SystemWatcher.connect(logins.client(), log);
+      const planner = logins.process(options.plannerId);
+      const plannerProcess = procs.start('planner', ['planner', '--broker', conn.brokerUrl, '--id', options.plannerId, '--algorithm', 'auto', ...planner.args], planner.env);
+      const w = watcher;
+      await untilExit([plannerProcess], (signal) => w.waitFor(() => w.plannerOnline(), 'the planner', undefined, signal));
       const common = ['--broker', conn.brokerUrl, '--data-dir', dataDir, '--models', options.models.join(',')];
-      if (conn.ca !== undefined) common.push('--ca', join(dataDir, 'ca.pem'));
-      return new EmulatedSystem(conn, procs, watcher, common, options.models, log);
+      return new EmulatedSystem(conn, dashboardUrl, procs, watcher, logins, common, options.models, log);
     } catch (err) {
       await watcher?.close().catch(() => undefined);
       await procs.stopAll();
@@ -103,17 +165,18 @@ export class EmulatedSystem {
    */
   async startDevices(devices: readonly DeviceLaunch[], what = devices.map((d) => d.id).join(' and '), timeoutMs = 600_000): Promise<void> {
     const since = Date.now();
+    const logins = devices.map((d) => this.logins.process(d.id));
     const previous = new Map<string, string | undefined>();
     for (const d of devices) {
       previous.set(d.id, this.watcher.devices.get(d.id)?.incarnation);
       await this.procs.stop(d.id);
     }
-    for (const d of devices) this.procs.start(d.id, deviceCommand(d, this.common));
+    const children = devices.map((d, i) => this.procs.start(d.id, deviceCommand(d, [...this.common, ...logins[i]!.args]), logins[i]!.env));
     const ids = devices.map((d) => d.id);
-    await this.watcher.waitFor(
+    await untilExit(children, (signal) => this.watcher.waitFor(
       () => ids.every((id) => this.watcher.deviceOnline(id, previous.get(id)) && this.watcher.profiled(id, this.models, since)),
-      what, timeoutMs,
-    );
+      what, timeoutMs, signal,
+    ));
     this.log.debug({ devices: ids }, 'devices ready');
   }
 
@@ -123,7 +186,7 @@ export class EmulatedSystem {
 
   /** A job client submitting as `origin`; closed with the system. */
   async client(origin: string): Promise<JobClient> {
-    const c = await JobClient.connect({ ...this.conn, origin, log: this.log });
+    const c = await JobClient.connect({ ...this.logins.client(origin), origin, log: this.log });
     this.clients.push(c);
     return c;
   }
@@ -139,6 +202,31 @@ export class EmulatedSystem {
     await Promise.all(this.clients.map((c) => c.close().catch(() => undefined)));
     await this.watcher.close().catch(() => undefined);
     await this.procs.stopAll();
+  }
+}
+
+/** What `edgeweave broker --json` prints once it listens. */
+interface BrokerStarted {
+  url: string;
+  dashboardUrl?: string;
+}
+
+async function startBrokerProcess(procs: ProcessGroup, args: string[], env: NodeJS.ProcessEnv): Promise<BrokerStarted> {
+  await procs.stop('broker');
+  return JSON.parse(await ProcessGroup.firstLine(procs.start('broker', args, env))) as BrokerStarted;
+}
+
+/** Runs `wait`, aborting it as soon as one of `children` exits (a wrong login, a bad flag): no waiting out the timeout. */
+async function untilExit(children: readonly Child[], wait: (signal: AbortSignal) => Promise<void>): Promise<void> {
+  const abort = new AbortController();
+  for (const c of children) {
+    void c.exited.then((code) => abort.abort(new EdgeweaveError('E_CONFIG', `${c.name} exited (code ${code}) before it was ready; see ${c.name}.log in the logs directory`)));
+  }
+  try {
+    await wait(abort.signal);
+  } finally {
+    // Later exits are the caller's to see (the process group logs them).
+    abort.abort(new EdgeweaveError('E_CONFIG', 'no longer waiting'));
   }
 }
 

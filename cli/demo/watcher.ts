@@ -17,7 +17,9 @@ export class SystemWatcher {
   private constructor(private readonly transport: Transport) {}
 
   static async connect(conn: Connection, log: Logger): Promise<SystemWatcher> {
-    const transport = await Transport.connect({ url: conn.brokerUrl, clientId: `watcher-${process.pid}-${Date.now().toString(36)}`, log, ...(conn.username ? { username: conn.username } : {}), ...(conn.password ? { password: conn.password } : {}), ...(conn.ca ? { ca: conn.ca } : {}) });
+    // On a broker with logins a client id must be the user name or start with `<user>.`.
+    const clientId = `${conn.username !== undefined ? `${conn.username}.` : ''}watcher-${process.pid}-${Date.now().toString(36)}`;
+    const transport = await Transport.connect({ url: conn.brokerUrl, clientId, log, ...(conn.username ? { username: conn.username } : {}), ...(conn.password ? { password: conn.password } : {}), ...(conn.ca ? { ca: conn.ca } : {}) });
     const w = new SystemWatcher(transport);
     const take = <T>(decode: (b: Uint8Array) => T, apply: (v: T) => void) => (m: { payload: Buffer }): void => {
       try {
@@ -52,20 +54,31 @@ export class SystemWatcher {
     return [...this.planners.values()].some((p) => p.state === PlannerState.PLANNER_STATE_ONLINE);
   }
 
-  waitFor(predicate: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
+  /** Resolves when `predicate` holds; rejects after `timeoutMs`, or with the reason when `signal` aborts. */
+  waitFor(predicate: () => boolean, what: string, timeoutMs = 120_000, signal?: AbortSignal): Promise<void> {
     if (predicate()) return Promise.resolve();
+    if (signal?.aborted === true) return Promise.reject(signal.reason as Error);
     return new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (!predicate()) return;
+      const done = (): void => {
         this.waiters.delete(check);
         clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const check = (): void => {
+        if (!predicate()) return;
+        done();
         resolve();
       };
+      const onAbort = (): void => {
+        done();
+        reject(signal!.reason as Error);
+      };
       const timer = setTimeout(() => {
-        this.waiters.delete(check);
+        done();
         reject(new EdgeweaveError('E_TIMEOUT', `${what}: not ready within ${Math.round(timeoutMs / 1000)} s (see the logs in the data directory)`));
       }, timeoutMs);
       this.waiters.add(check);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 

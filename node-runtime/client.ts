@@ -57,6 +57,8 @@ interface Pending {
   submittedAtMs: number;
   resubmissions: number;
   retry: NodeJS.Timeout | undefined;
+  /** This client's clock at the job's last sign of life (submitted, planned, a stage reported). */
+  lastActivityAtMs: number;
   plan: JobPlan | undefined;
   reports: StageReport[];
   resolve: (o: JobOutcome) => void;
@@ -149,7 +151,7 @@ export class JobClient {
       const reports: StageReport[] = [];
       this.reports.set(jobId, reports);
       if (this.reports.size > 2000) this.reports.delete(this.reports.keys().next().value as string);
-      const p: Pending = { request, submittedAtMs, resubmissions: 0, retry: undefined, plan: undefined, reports, resolve, timer: undefined };
+      const p: Pending = { request, submittedAtMs, resubmissions: 0, retry: undefined, lastActivityAtMs: submittedAtMs, plan: undefined, reports, resolve, timer: undefined };
       p.timer = setTimeout(() => void this.timedOut(jobId, timeoutMs), timeoutMs);
       this.pending.set(jobId, p);
     });
@@ -169,23 +171,28 @@ export class JobClient {
   }
 
   /**
-   * Submits the job again if nothing comes back in time (a planner or broker lost it): before
-   * any plan, after `retryAfterMs`; once planned, after three times the predicted latency.
+   * Submits the job again when it shows no sign of life (a planner or broker lost it): before
+   * any plan, after `retryAfterMs` of silence; once planned, after three times the predicted
+   * latency without a plan, a stage report or a result. A slow job that keeps reporting is not
+   * submitted again, so it does not run twice.
    */
   private armRetry(jobId: string, p: Pending): void {
     if (p.retry) clearTimeout(p.retry);
     const predicted = p.plan?.predictedLatencyMs ?? 0;
-    const wait = predicted > 0 ? Math.max(2000, 3 * predicted + 2000) : this.retryAfterMs;
+    const wait = predicted > 0 ? Math.max(this.retryAfterMs, 3 * predicted + 2000) : this.retryAfterMs;
+    const quietFor = Date.now() - p.lastActivityAtMs;
     p.retry = setTimeout(() => {
-      if (!this.pending.has(jobId) || !this.transport.connected) {
-        if (this.pending.has(jobId)) this.armRetry(jobId, p);
+      if (!this.pending.has(jobId)) return;
+      if (!this.transport.connected || Date.now() - p.lastActivityAtMs < wait) {
+        this.armRetry(jobId, p);
         return;
       }
       p.resubmissions++;
       this.log.info({ jobId, resubmission: p.resubmissions }, 'no result yet: submitting the job again');
       void this.transport.publish(topics.jobSubmit(this.origin), JobRequest.encode({ ...p.request, resubmission: p.resubmissions }), { qos: 1 }).catch(() => undefined);
+      p.lastActivityAtMs = Date.now();
       this.armRetry(jobId, p);
-    }, wait);
+    }, Math.max(50, wait - quietFor));
     p.retry.unref();
   }
 
@@ -270,6 +277,7 @@ export class JobClient {
     if (!p) return;
     try {
       const plan = JobPlan.decode(m.payload);
+      p.lastActivityAtMs = Date.now();
       if (!p.plan || plan.attempt > p.plan.attempt) {
         p.plan = plan;
         this.armRetry(jobId, p);
@@ -281,10 +289,13 @@ export class JobClient {
 
   private onReport(m: IncomingMessage): void {
     const topic = parseTopic(m.topic);
-    const list = topic?.kind === 'jobReport' ? this.reports.get(topic.jobId) : undefined;
+    const jobId = topic?.kind === 'jobReport' ? topic.jobId : '';
+    const list = this.reports.get(jobId);
     if (!list) return;
     try {
       list.push(StageReport.decode(m.payload));
+      const p = this.pending.get(jobId);
+      if (p) p.lastActivityAtMs = Date.now();
       for (const w of this.reportWaiters) w();
     } catch {
       // ignore

@@ -114,6 +114,13 @@ export class DeviceRegistry {
     return gone;
   }
 
+  /** Devices holding `model` that are offline now but were online in the last `windowMs`: likely back soon. */
+  recentlyLost(model: string, nowMs: number, windowMs = 60_000): string[] {
+    return [...this.devices.values()]
+      .filter((r) => !this.isAlive(r, nowMs) && nowMs - r.seenAtMs <= windowMs && r.status.models.includes(model))
+      .map((r) => r.status.deviceId);
+  }
+
   ids(): string[] {
     return [...this.devices.keys()];
   }

@@ -41,9 +41,9 @@ export interface PlannerServiceOptions {
   cost?: CostModelOptions;
   /** Share group of the planners (default "planners"). */
   group?: string;
-  /** Attempts per job before it fails (default 3). */
+  /** Re-plans the planner starts on its own (device lost, no progress) before a job fails (default 3); an origin submitting again is bounded by its own deadline. */
   maxAttempts?: number;
-  /** A job that has not finished this long after its predicted end is planned anew (default 5 s, plus twice the prediction). */
+  /** A job that shows no progress (no stage reported) for twice its prediction plus this long is planned anew (default 5 s). */
   overrunMs?: number;
   /** The signing key; default: a fresh one per start. */
   keys?: PlannerKeys;
@@ -70,6 +70,10 @@ interface JobRecord {
   waiting: boolean;
   /** Planner clock when the job first arrived. */
   firstSeenAtMs: number;
+  /** Planner clock of the current attempt's last sign of progress (dispatch, a stage report). */
+  lastProgressAtMs: number;
+  /** Re-plans the planner decided on (device lost, no progress); the job fails at maxAttempts. */
+  replans: number;
 }
 
 const MAX_JOBS = 20_000;
@@ -260,7 +264,7 @@ export class PlannerService {
       if (request.resubmission > existing.resubmission) {
         existing.resubmission = request.resubmission;
         existing.finished = false;
-        await this.replan(existing, 'the origin submitted the job again');
+        await this.replan(existing, 'the origin submitted the job again', true);
       } else log.info('duplicate submission ignored');
       return;
     }
@@ -279,12 +283,12 @@ export class PlannerService {
     const job: JobRecord = {
       request, graph, attempt: 0, plan: JobPlan.create({ jobId: request.jobId }), dispatchMs: 0, finished: false,
       done: new Set(), resubmission: request.resubmission, dispatchedAtMs: receivedAtMs, watchdog: undefined, waiting: false,
-      firstSeenAtMs: receivedAtMs,
+      firstSeenAtMs: receivedAtMs, lastProgressAtMs: receivedAtMs, replans: 0,
     };
     this.remember(job);
     await this.planAttempt(job, receivedAtMs, false);
-    // A job refused at once is not kept.
-    if (job.attempt === 0) this.jobs.delete(this.jobKey(request.originDevice, request.jobId));
+    // A job refused at once is not kept (one waiting for its devices is).
+    if (job.attempt === 0 && !job.waiting) this.jobs.delete(this.jobKey(request.originDevice, request.jobId));
   }
 
   /**
@@ -301,15 +305,15 @@ export class PlannerService {
       .map((id) => this.registry.get(id)!)
       .filter((r) => !request.excludeDevices.includes(r.status.deviceId))
       .filter((r) => r.status.models.includes(modelName) || r.status.models.includes(this.modelRefs.get(modelName) ?? modelName));
-    if (devices.length === 0) {
-      if (again) return this.wait(job, `no online device holds model ${modelName}`);
-      return this.fail(request, attempt, JobStatus.JOB_STATUS_REJECTED, 'E_NO_DEVICES', `no online device holds model ${modelName}`);
-    }
-    // The origin is a device that is gone for now (its link dropped; the job may be one it queued
-    // while offline): its inputs and its result live there, so the job waits for it.
-    const originKnown = this.registry.get(request.originDevice);
-    if (originKnown && !devices.some((d) => d.status.deviceId === request.originDevice)) {
+    // The origin is a device that is gone for now (its link dropped, the broker restarted; the job
+    // may be one it queued while offline): its inputs and its result live there, so the job waits.
+    const originRecord = this.registry.get(request.originDevice);
+    if (originRecord && !this.registry.isAlive(originRecord, now) && originRecord.status.models.includes(modelName)) {
       return this.wait(job, `the origin ${request.originDevice} is offline`);
+    }
+    if (devices.length === 0) {
+      if (again || this.registry.recentlyLost(modelName, now).length > 0) return this.wait(job, `no online device holds model ${modelName}`);
+      return this.fail(request, attempt, JobStatus.JOB_STATUS_REJECTED, 'E_NO_DEVICES', `no online device holds model ${modelName}`);
     }
     const pins: Record<string, string> = {};
     for (const input of request.inputs) {
@@ -335,7 +339,9 @@ export class PlannerService {
     if (!outcome.ok) {
       const first = outcome.issues[0]!;
       const message = outcome.issues.map((i) => i.message).join('; ');
-      if (again && (first.reason === 'pin' || first.reason === 'no-device' || first.code === 'E_NO_DEVICES')) return this.wait(job, message);
+      // Devices that just dropped off (a broker restart, a link drop) may make it possible again.
+      const transient = first.reason === 'pin' || first.reason === 'no-device' || first.reason === 'not-applicable' || first.code === 'E_NO_DEVICES';
+      if (transient && (again || this.registry.recentlyLost(modelName, now).length > 0)) return this.wait(job, message);
       return this.fail(request, attempt, JobStatus.JOB_STATUS_REJECTED, first.code, message);
     }
     job.waiting = false;
@@ -375,28 +381,43 @@ export class PlannerService {
     this.log.info({ jobId: plan.jobId, attempt, algorithm: core.algorithm, stages: plan.stages.length, predictedMs: Math.round(core.predictedLatencyMs), planningMs: +core.diagnostics.planningMs.toFixed(2) }, 'job planned');
   }
 
-  /** A job still running well past its prediction is planned again (lost messages, a hung executor). */
+  /**
+   * A job that shows no progress (no stage reported) for well past its prediction is planned
+   * again: a lost message, a hung executor. A slow job that keeps reporting is left alone, so
+   * a busy system does not run its jobs twice.
+   */
   private armWatchdog(job: JobRecord, predictedMs: number): void {
     if (job.watchdog) clearTimeout(job.watchdog);
     const limit = Math.min(2_147_000_000, 2 * predictedMs + (this.options.overrunMs ?? 5000));
-    job.watchdog = setTimeout(() => {
+    job.lastProgressAtMs = Date.now();
+    const check = (): void => {
       job.watchdog = undefined;
-      if (!job.finished && !this.stopped) void this.replan(job, `no result ${Math.round(limit)} ms after dispatch`);
-    }, limit);
+      if (job.finished || this.stopped) return;
+      const quietMs = Date.now() - job.lastProgressAtMs;
+      if (quietMs < limit && !job.waiting) {
+        job.watchdog = setTimeout(check, limit - quietMs);
+        job.watchdog.unref();
+        return;
+      }
+      void this.replan(job, `no progress for ${Math.round(quietMs)} ms`);
+    };
+    job.watchdog = setTimeout(check, limit);
     job.watchdog.unref();
   }
 
   /** Cancels the job's current attempt and plans the next, or fails the job after the last attempt. */
-  private async replan(job: JobRecord, reason: string): Promise<void> {
+  private async replan(job: JobRecord, reason: string, byOrigin = false): Promise<void> {
     if (this.stopped) return;
     const log = this.log.child({ jobId: job.request.jobId, attempt: job.attempt });
     const old = job.plan;
     this.cancel(old);
-    if (job.attempt >= (this.options.maxAttempts ?? 3)) {
+    // The planner's own re-plans are bounded; the origin asking again is bounded by its deadline.
+    if (!byOrigin) job.replans++;
+    if (job.replans >= (this.options.maxAttempts ?? 3)) {
       log.warn({ reason }, 'job failed after its last attempt');
       job.finished = true;
       this.registry.clearBusy(job.request.jobId);
-      return this.fail(job.request, job.attempt, JobStatus.JOB_STATUS_FAILED, 'E_TIMEOUT', `gave up after ${job.attempt} attempts: ${reason}`);
+      return this.fail(job.request, job.attempt, JobStatus.JOB_STATUS_FAILED, 'E_TIMEOUT', `gave up after ${job.replans} re-plans: ${reason}`);
     }
     log.warn({ reason }, 'planning the job anew');
     this.replans++;
@@ -476,6 +497,7 @@ export class PlannerService {
     if (!job || job.plan.attempt !== report.attempt) return;
     if (report.status === StageStatus.STAGE_STATUS_OK && report.timing) {
       job.done.add(report.stageId);
+      job.lastProgressAtMs = Date.now();
       this.registry.learnCompute(report.deviceId, report.timing);
       this.learnDispatch(job, report.timing);
       const stage = job.plan.stages.find((s) => s.stageId === report.stageId);

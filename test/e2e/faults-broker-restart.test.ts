@@ -61,6 +61,7 @@ describe('faults — the broker restarts (sessions in Redis)', { skip: missing ?
   test(`faults — ${JOBS} jobs across a broker restart: 0 lost`, async () => {
     const graph = await getTaskGraph('mobilenetv2', { fused: true });
     const inputs = await buildJobInputs(graph, ['pixels:2']);
+    await cluster.ready(); // after the first test's restart
     const client = await cluster.client('car1', { retryAfterMs: 2000 });
     let done = 0;
     const outcomes = Array.from({ length: JOBS }, (_, i) => client.submit({ jobId: `r-${i}`, model: { name: 'mobilenetv2' }, inputs, fused: true, algorithm: i % 2 ? 'edge' : 'auto', timeoutMs: 90_000 })

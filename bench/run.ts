@@ -17,6 +17,7 @@ const BENCHES: Record<string, () => Promise<{ runBench: (o: BenchOptions) => Pro
   planner: () => import('./planner.ts'),
   runtime: () => import('./runtime.ts'),
   demo: () => import('./demo.ts'),
+  load: () => import('./load.ts'),
 };
 
 const { values, positionals } = parseArgs({ options: { quick: { type: 'boolean', default: false } }, allowPositionals: true });

@@ -142,6 +142,7 @@ export class Device implements DeviceServices {
       sentAtMs: Date.now(), seq: this.seq++, heartbeatMs: c.heartbeatMs, incarnation: this.incarnation,
       models: this.pool?.modelNames() ?? c.models, dataSources: [...c.dataSources.keys()], version: c.version,
       traceUpBps: this.link?.trace ? this.link.up.bpsAt(Date.now()) : 0,
+      traceStartedAtMs: this.link?.trace ? this.link.epochMs : 0,
     };
   }
 

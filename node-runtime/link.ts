@@ -161,7 +161,7 @@ export class LinkEmulator {
   readonly up: EmulatedPipe;
   readonly down: EmulatedPipe;
 
-  constructor(readonly spec: LinkSpec, readonly trace?: BandwidthTrace, epochMs = Date.now()) {
+  constructor(readonly spec: LinkSpec, readonly trace?: BandwidthTrace, readonly epochMs = Date.now()) {
     this.up = new EmulatedPipe(spec.upBps, trace, epochMs);
     this.down = new EmulatedPipe(spec.downBps, undefined, epochMs);
   }

@@ -86,7 +86,8 @@ export class Transport {
     };
     client.on('reconnect', () => log.debug('reconnecting'));
     client.on('offline', () => log.debug('offline'));
-    client.on('error', (err) => log.warn({ err }, 'mqtt error'));
+    // Errors while closing (a write after end, a reset as the socket goes) are expected then.
+    client.on('error', (err) => (this.closed ? log.debug({ err }, 'mqtt error while closing') : log.warn({ err }, 'mqtt error')));
   }
 
   /** Connects; resolves on the first CONNACK, rejects (E_BROKER) if the first attempt fails. */

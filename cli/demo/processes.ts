@@ -47,6 +47,11 @@ export class ProcessGroup {
     return entry;
   }
 
+  /** The pid of a running process of the group, by name. */
+  pidOf(name: string): number | undefined {
+    return this.children.get(name)?.process.pid;
+  }
+
   /** The first line the process prints on stdout (e.g. the broker's --json URLs). */
   static firstLine(child: Child, timeoutMs = 30_000): Promise<string> {
     return new Promise((resolve, reject) => {

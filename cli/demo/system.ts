@@ -30,6 +30,8 @@ export interface DeviceLaunch {
   radio?: string;
   workers?: number;
   heartbeatMs?: number;
+  /** Models this device holds, when not the system's. */
+  models?: string[];
 }
 
 export interface SystemOptions {
@@ -61,7 +63,8 @@ export function deviceCommand(d: DeviceLaunch, common: string[]): string[] {
   if (d.trace !== undefined) args.push('--trace', d.trace);
   if (d.workers !== undefined) args.push('--workers', String(d.workers));
   if (d.heartbeatMs !== undefined) args.push('--heartbeat-ms', String(d.heartbeatMs));
-  return [...args, ...common];
+  // A device's own model list comes last: the last --models wins.
+  return [...args, ...common, ...(d.models ? ['--models', d.models.join(',')] : [])];
 }
 
 /** How a process of the system logs in: flags, and the password in its environment (never on its command line). */
@@ -174,7 +177,7 @@ export class EmulatedSystem {
     const children = devices.map((d, i) => this.procs.start(d.id, deviceCommand(d, [...this.common, ...logins[i]!.args]), logins[i]!.env));
     const ids = devices.map((d) => d.id);
     await untilExit(children, (signal) => this.watcher.waitFor(
-      () => ids.every((id) => this.watcher.deviceOnline(id, previous.get(id)) && this.watcher.profiled(id, this.models, since)),
+      () => devices.every((d) => this.watcher.deviceOnline(d.id, previous.get(d.id)) && this.watcher.profiled(d.id, d.models ?? this.models, since)),
       what, timeoutMs, signal,
     ));
     this.log.debug({ devices: ids }, 'devices ready');

@@ -210,6 +210,10 @@ export const DESCRIPTOR = {
                 "traceUpBps": {
                   "type": "double",
                   "id": 19
+                },
+                "traceStartedAtMs": {
+                  "type": "double",
+                  "id": 20
                 }
               }
             },
@@ -1337,6 +1341,7 @@ export interface DeviceStatus {
   dataSources: string[];
   version: string;
   traceUpBps: number;
+  traceStartedAtMs: number;
 }
 
 export interface DeviceStatusInit {
@@ -1359,6 +1364,7 @@ export interface DeviceStatusInit {
   dataSources?: string[];
   version?: string;
   traceUpBps?: number;
+  traceStartedAtMs?: number;
 }
 
 export const DeviceStatus: MessageCodec<DeviceStatus, DeviceStatusInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.DeviceStatus');

@@ -1,0 +1,129 @@
+/**
+ * Load: eight emulated IoT devices (Raspberry Pi 4 class, WiFi) each submit MobileNetV2 jobs at
+ * 2 per second for 60 s, plus one VGG16 stream, over an edge server and a cloud VM — every
+ * device, the planner and the broker a process of its own. Reports latency percentiles under
+ * load beside the same jobs unloaded, throughput, lost jobs, and the broker's and the planner's
+ * CPU (from /proc, in the same run).
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { EmulatedSystem, type DeviceLaunch } from '../cli/demo/system.ts';
+import { getTaskGraph } from '../models/task-graph.ts';
+import { buildJobInputs } from '../node-runtime/job-inputs.ts';
+import { JobStatus, type JobInputInit } from '../schemas/generated/edgeweave.ts';
+import type { JobClient, JobOutcome } from '../node-runtime/client.ts';
+import type { BenchOptions } from './run.ts';
+
+const CARS = 8;
+const RATE_PER_CAR = 2;
+
+/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (100 Hz)
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function pct(values: number[], q: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length === 0 ? Number.NaN : s[Math.min(s.length - 1, Math.floor(q * (s.length - 1) + 0.5))]!;
+}
+
+/** Submits jobs at a fixed rate for `durationMs`, not waiting for earlier ones. */
+async function stream(client: JobClient, model: string, inputs: JobInputInit[], ratePerS: number, durationMs: number): Promise<JobOutcome[]> {
+  const pending: Array<Promise<JobOutcome>> = [];
+  const start = Date.now();
+  for (let k = 0; Date.now() - start < durationMs; k++) {
+    pending.push(client.submit({ model: { name: model }, inputs, fused: true, algorithm: 'auto', timeoutMs: 180_000 }));
+    const next = start + ((k + 1) * 1000) / ratePerS;
+    await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
+  }
+  return Promise.all(pending);
+}
+
+export async function runBench(options: BenchOptions): Promise<void> {
+  const durationMs = options.quick ? 10_000 : 60_000;
+  const log = pino({ level: process.env['EDGEWEAVE_LOG_LEVEL'] ?? 'warn' }, pino.destination(2));
+  const dataDir = process.env['EDGEWEAVE_DATA_DIR'] ?? mkdtempSync(join(tmpdir(), 'edgeweave-bench-load-'));
+  const system = await EmulatedSystem.start({ dataDir, models: ['mobilenetv2', 'vgg16'], plannerId: 'load-planner', log });
+  try {
+    const cars: DeviceLaunch[] = Array.from({ length: CARS }, (_, i) => ({
+      id: `car${i + 1}`, role: 'iot', speed: 0.1, memoryMiB: 1024, power: 'raspberry-pi-4', radio: 'wifi', link: 'up=10,down=20,rtt=10', models: ['mobilenetv2'],
+    }));
+    const vggCar: DeviceLaunch = { id: 'car9', role: 'iot', speed: 0.1, memoryMiB: 1024, power: 'raspberry-pi-4', radio: 'wifi', link: 'up=10,down=20,rtt=10', models: ['vgg16'] };
+    // One device first (it fills the profile cache), then the rest together.
+    await system.startDevices([{ id: 'edge1', role: 'edge', speed: 0.5, link: 'up=200,down=200,rtt=2', workers: 2 }]);
+    await system.startDevices([{ id: 'cloud1', role: 'cloud', speed: 1, link: 'up=50,down=50,rtt=40', workers: 2 }, vggCar, ...cars], 'the cars and the cloud');
+    const mobilenet = await buildJobInputs(await getTaskGraph('mobilenetv2', { fused: true }), ['pixels:1']);
+    const vgg = await buildJobInputs(await getTaskGraph('vgg16', { fused: true }), ['pixels:2']);
+    const clients = await Promise.all([...cars, vggCar].map((c) => system.client(c.id)));
+
+    // Unloaded: the same MobileNetV2 job from car1, one at a time.
+    const unloaded: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const o = await clients[0]!.submit({ model: { name: 'mobilenetv2' }, inputs: mobilenet, fused: true, algorithm: 'auto', timeoutMs: 60_000 });
+      if (i >= 2 && o.result.status === JobStatus.JOB_STATUS_OK) unloaded.push(o.latencyMs);
+    }
+
+    // Loaded.
+    const brokerPid = system.procs.pidOf('broker');
+    const plannerPid = system.procs.pidOf('planner');
+    const cpu0 = { broker: cpuSeconds(brokerPid), planner: cpuSeconds(plannerPid), at: Date.now() };
+    const started = Date.now();
+    const [vggOutcomes, ...carOutcomes] = await Promise.all([
+      stream(clients[CARS]!, 'vgg16', vgg, 0.2, durationMs),
+      ...cars.map((_, i) => stream(clients[i]!, 'mobilenetv2', mobilenet, RATE_PER_CAR, durationMs)),
+    ]);
+    const wallS = (Date.now() - started) / 1000;
+    const cpu1 = { broker: cpuSeconds(brokerPid), planner: cpuSeconds(plannerPid), at: Date.now() };
+    const mobile = carOutcomes.flat();
+    const all = [...mobile, ...vggOutcomes!];
+    const ok = mobile.filter((o) => o.result.status === JobStatus.JOB_STATUS_OK).map((o) => o.latencyMs);
+    const lost = all.filter((o) => o.result.status !== JobStatus.JOB_STATUS_OK).length;
+    const vggOk = vggOutcomes!.filter((o) => o.result.status === JobStatus.JOB_STATUS_OK).map((o) => o.latencyMs);
+    const placements = new Map<string, number>();
+    for (const o of mobile) {
+      const where = [...new Set(Object.values(o.result.placement))].sort().join('+') || '-';
+      const key = where.includes('edge') ? 'with edge1' : where.includes('cloud') ? 'with cloud1' : 'on the car';
+      placements.set(key, (placements.get(key) ?? 0) + 1);
+    }
+    // Where the time went under load, per device: queueing (wait), transfer in, compute.
+    const perDevice = new Map<string, { wait: number[]; transfer: number[]; compute: number[] }>();
+    for (const o of mobile) {
+      for (const t of o.result.trace) {
+        const d = perDevice.get(t.deviceId) ?? { wait: [], transfer: [], compute: [] };
+        d.wait.push(t.waitMs);
+        d.transfer.push(t.transferInMs);
+        d.compute.push(t.computeMs);
+        perDevice.set(t.deviceId, d);
+      }
+    }
+    const window = (cpu1.at - cpu0.at) / 1000;
+    const line = (k: string, v: string): void => { process.stdout.write(`${k.padEnd(44)} ${v}\n`); };
+    process.stdout.write(`${CARS} cars x ${RATE_PER_CAR} MobileNetV2 jobs/s for ${durationMs / 1000} s, plus VGG16 at 0.2 jobs/s; edge1 (speed 0.5, 2 workers), cloud1 (speed 1, 2 workers)\n\n`);
+    line('jobs submitted', String(all.length));
+    line('jobs lost (not OK)', String(lost));
+    line('throughput (jobs completed / s)', ((all.length - lost) / wallS).toFixed(2));
+    line('MobileNetV2 unloaded p50 ms', pct(unloaded, 0.5).toFixed(0));
+    line('MobileNetV2 loaded p50 / p95 / p99 ms', `${pct(ok, 0.5).toFixed(0)} / ${pct(ok, 0.95).toFixed(0)} / ${pct(ok, 0.99).toFixed(0)}`);
+    line('latency ratio loaded / unloaded (p50)', (pct(ok, 0.5) / pct(unloaded, 0.5)).toFixed(2));
+    line('VGG16 loaded p50 / p95 ms', `${pct(vggOk, 0.5).toFixed(0)} / ${pct(vggOk, 0.95).toFixed(0)}`);
+    line('MobileNetV2 placements', [...placements].map(([k, v]) => `${k}: ${v}`).join(', '));
+    for (const group of ['car', 'edge1', 'cloud1']) {
+      const entries = [...perDevice].filter(([id]) => id.startsWith(group));
+      const all3 = { wait: entries.flatMap(([, d]) => d.wait), transfer: entries.flatMap(([, d]) => d.transfer), compute: entries.flatMap(([, d]) => d.compute) };
+      if (all3.compute.length === 0) continue;
+      line(`${group === 'car' ? 'cars' : group} stages: median wait / transfer in / compute ms`, `${pct(all3.wait, 0.5).toFixed(0)} / ${pct(all3.transfer, 0.5).toFixed(0)} / ${pct(all3.compute, 0.5).toFixed(0)} (${all3.compute.length} stages)`);
+    }
+    line('broker CPU (% of one core)', (((cpu1.broker - cpu0.broker) / window) * 100).toFixed(1));
+    line('planner CPU (% of one core)', (((cpu1.planner - cpu0.planner) / window) * 100).toFixed(1));
+  } finally {
+    await system.close();
+  }
+}

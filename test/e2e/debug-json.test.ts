@@ -1,0 +1,34 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startCluster, testLog, type Cluster } from '../support/cluster.ts';
+import { connectClient, subscribe } from '../support/mqtt.ts';
+import { PlannerService } from '../../planner/service.ts';
+import { getTaskGraph } from '../../models/task-graph.ts';
+import { buildJobInputs } from '../../node-runtime/job-inputs.ts';
+import { JobStatus } from '../../schemas/generated/edgeweave.ts';
+
+let cluster: Cluster | undefined;
+after(async () => { await cluster?.close(); });
+
+test('debug mirror — --debug-json publishes each message as readable JSON under edgeweave/v1/debug/', async () => {
+  cluster = await startCluster({ planners: 0, devices: [{ id: 'car1', role: 'iot', models: ['chain'] }] });
+  const planner = new PlannerService({ id: 'p-debug', brokerUrl: cluster.brokerUrl, algorithm: 'local', debugJson: true, log: testLog() });
+  cluster.planners.push(planner);
+  await planner.start();
+  await cluster.ready();
+  const reader = await connectClient(cluster.brokerUrl, { clientId: 'debug-reader' });
+  await subscribe(reader.client, 'edgeweave/v1/debug/#', 0);
+  const client = await cluster.client('car1', { debugJson: true });
+  const inputs = await buildJobInputs(await getTaskGraph('chain', { fused: true }), ['random:1']);
+  const outcome = await client.submit({ jobId: 'readable', model: { name: 'chain' }, inputs, fused: true, timeoutMs: 20_000 });
+  assert.equal(outcome.result.status, JobStatus.JOB_STATUS_OK);
+  const plan = await reader.inbox.waitUntil((ms) => ms.some((m) => m.topic === 'edgeweave/v1/debug/jobs/car1/readable/plan'), 'the plan mirrored');
+  const json = JSON.parse(plan.find((m) => m.topic === 'edgeweave/v1/debug/jobs/car1/readable/plan')!.payload.toString('utf8')) as Record<string, unknown>;
+  assert.equal(json['jobId'], 'readable');
+  assert.ok(Array.isArray(json['stages']));
+  const submit = reader.inbox.messages.find((m) => m.topic === 'edgeweave/v1/debug/jobs/car1/submit');
+  assert.ok(submit, 'the job client mirrored its request');
+  const request = JSON.parse(submit.payload.toString('utf8')) as { inputs: Array<{ tensor: { data: string } }> };
+  assert.match(request.inputs[0]!.tensor.data, /^<\d+ bytes>$/, 'tensor bytes are summarised, not dumped');
+  await reader.client.endAsync();
+});

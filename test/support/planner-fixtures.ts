@@ -70,7 +70,7 @@ interface HeftPaper {
 }
 
 export function loadHeftPaper(): HeftPaper {
-  const file = fileURLToPath(new URL('../../../shared/data/heft-topcuoglu-2002.json', import.meta.url));
+  const file = fileURLToPath(new URL('../../data/heft-topcuoglu-2002.json', import.meta.url));
   return JSON.parse(readFileSync(file, 'utf8')) as HeftPaper;
 }
 

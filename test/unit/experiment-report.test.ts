@@ -7,7 +7,7 @@ import { parseScenario } from '../../cli/experiment/scenario.ts';
 import { lineChart, trackChart } from '../../cli/report/svg.ts';
 import { fileURLToPath } from 'node:url';
 
-const TRACE = fileURLToPath(new URL('../../../shared/data/traces/hsdpa-norway_train_5.tsv', import.meta.url));
+const TRACE = fileURLToPath(new URL('../../data/traces/hsdpa-norway_train_5.tsv', import.meta.url));
 
 function row(algorithm: string, latencyMs: number, extra: Partial<JobRow> = {}): JobRow {
   return {

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { TraceEpochEstimator, tracePositionAt, writeDriveTrace } from '../../cli/experiment/trace-clock.ts';
 import { loadTrace, parseTrace, traceBpsAt, type BandwidthTrace } from '../../node-runtime/link.ts';
 
-const HSDPA = fileURLToPath(new URL('../../../shared/data/traces/hsdpa-norway_car_1.tsv', import.meta.url));
+const HSDPA = fileURLToPath(new URL('../../data/traces/hsdpa-norway_car_1.tsv', import.meta.url));
 
 function tempFile(name: string): string {
   return join(mkdtempSync(join(tmpdir(), 'edgeweave-trace-')), name);

@@ -34,9 +34,10 @@ export function parseDataSources(items: readonly string[]): Map<string, DataSour
   return out;
 }
 
-function seededUniform(n: number, seed: number): Float32Array {
+/** Seeded uniform values in [0, 1): the same seed gives the same data on every device and run. */
+export function seededUniform(n: number, seed: number): Float32Array {
   const out = new Float32Array(n);
-  let s = (seed ^ 0x9e3779b9) >>> 0;
+  let s = (seed ^ 0x9e3779b9) >>> 0 || 1;
   for (let i = 0; i < n; i++) {
     s ^= s << 13; s >>>= 0;
     s ^= s >>> 17;

@@ -13,18 +13,8 @@ import { DType, Encoding, type JobInputInit, type TensorInit } from '../schemas/
 import { encodeTensor } from '../schemas/tensor-codec.ts';
 import type { TaskGraph } from '../schemas/graph.ts';
 import { EdgeweaveError } from '../schemas/errors.ts';
+import { seededUniform } from './data-sources.ts';
 
-function seededUniform(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    out[i] = s / 2 ** 32;
-  }
-  return out;
-}
 
 function randomTensor(shape: readonly number[], seed: number, name: string): TensorInit {
   const count = shape.reduce((a, b) => a * b, 1);

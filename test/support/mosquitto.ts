@@ -7,10 +7,10 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { withTimeout } from './mqtt.ts';
+import { freePort } from './ports.ts';
 
 export interface MosquittoHandle {
   url: string;
@@ -57,17 +57,6 @@ export function mosquittoMissing(): string | null {
   return reason;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no free port');
-  return address.port;
-}
 
 async function startOnce(binary: string, dir: string, options: MosquittoOptions): Promise<MosquittoHandle> {
   const port = await freePort();

@@ -5,9 +5,9 @@
  */
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { withTimeout } from './mqtt.ts';
+import { freePort } from './ports.ts';
 
 export interface RedisHandle {
   url: string;
@@ -35,17 +35,6 @@ export function redisMissing(): string | null {
   return reason;
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no free port');
-  return address.port;
-}
 
 export async function startRedis(): Promise<RedisHandle> {
   const binary = findRedis();

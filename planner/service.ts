@@ -452,7 +452,8 @@ export class PlannerService {
     if (plan.attempt === 0) return;
     const devices = new Set(plan.stages.map((s) => s.deviceId));
     for (const deviceId of devices) {
-      void this.transport?.publish(topics.deviceAssign(deviceId), Assignment.encode({ jobId: plan.jobId, attempt: plan.attempt, deviceId, cancel: true, issuedAtMs: Date.now() }), { qos: 1 }).catch(() => undefined);
+      const capability = signCapability(this.keys, plan.jobId, plan.attempt);
+      void this.transport?.publish(topics.deviceAssign(deviceId), Assignment.encode({ jobId: plan.jobId, attempt: plan.attempt, deviceId, cancel: true, capability, issuedAtMs: Date.now() }), { qos: 1 }).catch(() => undefined);
     }
   }
 

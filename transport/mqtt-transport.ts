@@ -59,6 +59,9 @@ interface Subscription {
 }
 
 const DEFER_PUBACK = new Error('puback deferred');
+/** Messages held for a handler that has not subscribed yet: at most this many, this long. */
+const UNCLAIMED_LIMIT = 10_000;
+const UNCLAIMED_TTL_MS = 60_000;
 
 export class Transport {
   private readonly subscriptions: Subscription[] = [];
@@ -67,6 +70,7 @@ export class Transport {
   private closed = false;
 
   private debugJson = false;
+  private unclaimed: Array<{ message: IncomingMessage; atMs: number }> = [];
   private connectOptions: { url: string; opts: IClientOptions } | undefined;
 
   private constructor(readonly client: MqttClient, private readonly log: Logger) {
@@ -138,7 +142,9 @@ export class Transport {
   /** Subscribes; resolves when the broker has granted it (rejects with E_ACL when refused). */
   async subscribe(filter: string, qos: 0 | 1, handler: MessageHandler, options: { manualAck?: boolean } = {}): Promise<void> {
     const match = parseSharedFilter(filter)?.filter ?? filter;
-    this.subscriptions.push({ filter, match, qos, manualAck: options.manualAck ?? false, handler });
+    const subscription: Subscription = { filter, match, qos, manualAck: options.manualAck ?? false, handler };
+    this.subscriptions.push(subscription);
+    this.claim(subscription);
     const granted = await this.client.subscribeAsync(filter, { qos });
     const refused = granted.find((g) => g.qos === 128);
     if (refused) {
@@ -205,16 +211,14 @@ export class Transport {
   private dispatch(topic: string, payload: Buffer, packet: IPublishPacket): void {
     const seq = this.connectionSeq;
     const qos = packet.qos;
-    let manual = false;
-    const targets: Subscription[] = [];
-    for (const s of this.subscriptions) {
-      if (topicMatches(s.match, topic)) {
-        targets.push(s);
-        if (s.manualAck) manual = true;
-      }
-    }
-    let acked = qos === 0 || !manual;
-    if (!acked) this.deferred.add(packet);
+    const targets = this.subscriptions.filter((s) => topicMatches(s.match, topic));
+    // A message no handler claims yet is held, not acknowledged: with a persistent session the
+    // broker delivers what it queued right after CONNACK, before this client has subscribed
+    // again; the handler that subscribes next takes it.
+    const manual = targets.length === 0 || targets.some((s) => s.manualAck);
+    let acked = qos === 0;
+    if (!acked && manual) this.deferred.add(packet);
+    else acked = true;
     const messageId = packet.messageId;
     const ack = (): void => {
       if (acked) return;
@@ -225,13 +229,40 @@ export class Transport {
     // One message can match several subscriptions (a plain and a shared one); with manual
     // acks the message is acknowledged when the first handler acks it.
     const message: IncomingMessage = { topic, payload, qos, dup: packet.dup === true, ack };
+    if (targets.length === 0) {
+      this.hold(message);
+      return;
+    }
+    this.deliver(message, targets);
+  }
+
+  private deliver(message: IncomingMessage, targets: Subscription[]): void {
     for (const s of targets) {
       try {
         s.handler(message);
       } catch (err) {
-        this.log.error({ err, topic }, 'message handler threw');
+        this.log.error({ err, topic: message.topic }, 'message handler threw');
       }
     }
-    if (targets.length === 0) this.log.debug({ topic }, 'message matched no subscription');
+    if (!targets.some((s) => s.manualAck)) message.ack();
   }
+
+  private hold(message: IncomingMessage): void {
+    this.unclaimed.push({ message, atMs: Date.now() });
+    const cutoff = Date.now() - UNCLAIMED_TTL_MS;
+    while (this.unclaimed.length > UNCLAIMED_LIMIT || (this.unclaimed[0] && this.unclaimed[0].atMs < cutoff)) {
+      const dropped = this.unclaimed.shift()!;
+      this.log.warn({ topic: dropped.message.topic }, 'message no handler claimed was dropped (not acknowledged: the broker delivers it again)');
+    }
+    this.log.debug({ topic: message.topic }, 'message held until a handler subscribes');
+  }
+
+  /** Hands held messages to a handler that just subscribed for them. */
+  private claim(subscription: Subscription): void {
+    const mine = this.unclaimed.filter((u) => topicMatches(subscription.match, u.message.topic));
+    if (mine.length === 0) return;
+    this.unclaimed = this.unclaimed.filter((u) => !mine.includes(u));
+    for (const u of mine) this.deliver(u.message, [subscription]);
+  }
+
 }

@@ -19,9 +19,9 @@ import { loadLocalInput, type DataSources } from './data-sources.ts';
 import { AttemptTracker } from './attempts.ts';
 import { radioLegEnergyJ } from '../planner/core/energy.ts';
 import type { DevicePower } from '../planner/core/types.ts';
+import type { JobPlan } from '../schemas/generated/edgeweave.ts';
 import {
-  Assignment, StageInput, StageReport, JobResult, StageStatus, PlannerStatus,
-  JobPlan, Encoding, type StageSpec, type StageTimingInit, type StageTiming, type StageInputInit, type Route,
+  Assignment, StageInput, StageReport, JobResult, StageStatus, PlannerStatus, Encoding, type StageSpec, type StageTimingInit, type StageTiming, type StageInputInit, type Route,
 } from '../schemas/generated/edgeweave.ts';
 import { topics, filters, parseTopic } from '../schemas/topics.ts';
 import { PlannerKeyRing } from '../schemas/capability.ts';
@@ -312,8 +312,9 @@ export class Executor {
       byStage.set(route.toStage, list);
     }
     // Reserve every message's uplink first, so their energy is known before the first leaves.
-    // A message's size is its tensors plus the plan and trace around them.
-    const envelope = JobPlan.encode(plan).byteLength + 256 * (upstream.length + 1) + 64;
+    // A message's size is its tensors plus the plan and trace around them: as large as the
+    // envelope of the inputs that came in (no need to encode the plan again), plus this stage's timing.
+    const envelope = Math.max(0, ...join.parts.map((p) => p.bytes - p.message.tensors.reduce((s, t) => s + t.data.byteLength, 0))) + 256;
     const sentAtMs = Date.now() + offset;
     let upEnergy = 0;
     let bytesOut = 0;

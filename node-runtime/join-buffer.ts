@@ -79,11 +79,6 @@ export class JoinBuffer {
     return { key, parts, firstArrivalMs, readyAtMs };
   }
 
-  /** Whether `producer` is one `stage` waits for. */
-  static accepts(stage: StageSpec, producer: string): boolean {
-    return expectedProducers(stage).has(producer);
-  }
-
   /** Drops joins whose deadline passed; returns their keys and parts (to acknowledge and report). */
   expire(nowMs: number): Array<{ key: string; parts: ArrivedInput[] }> {
     const out: Array<{ key: string; parts: ArrivedInput[] }> = [];

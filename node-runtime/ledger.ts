@@ -58,8 +58,4 @@ export class StageLedger {
   isDone(key: string): boolean {
     return this.done.has(key);
   }
-
-  get runningCount(): number {
-    return this.running.size;
-  }
 }

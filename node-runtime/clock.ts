@@ -3,6 +3,9 @@
  * exchanges: offset = ((t1 - t0) + (t2 - t3)) / 2, delay = (t3 - t0) - (t2 - t1).
  * Keeps the samples of the last window and trusts the one with the smallest round
  * trip (the least queueing), as NTP's clock filter does.
+ *
+ * The offset is off by at most half that round trip (the unknown asymmetry of the two
+ * legs) plus the resolution of the timestamps (whole milliseconds from Date.now()).
  */
 
 export interface ClockSample {
@@ -14,7 +17,7 @@ export interface ClockSample {
 export class ClockOffsetEstimator {
   private readonly samples: ClockSample[] = [];
 
-  constructor(private readonly window = 8) {}
+  constructor(private readonly window = 8, private readonly resolutionMs = 1) {}
 
   /** Adds one exchange; times t0/t3 on the local clock, t1/t2 on the reference clock. */
   addExchange(t0: number, t1: number, t2: number, t3: number): ClockSample | undefined {
@@ -31,10 +34,10 @@ export class ClockOffsetEstimator {
     return this.best()?.offsetMs ?? 0;
   }
 
-  /** Uncertainty bound of the offset: half the best round trip. */
+  /** Bound on the error of the offset: half the best round trip plus the timestamp resolution. */
   get uncertaintyMs(): number {
     const b = this.best();
-    return b ? b.delayMs / 2 : Infinity;
+    return b ? b.delayMs / 2 + this.resolutionMs : Infinity;
   }
 
   get sampleCount(): number {

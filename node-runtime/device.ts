@@ -211,7 +211,7 @@ export class Device implements DeviceServices {
     const t0 = this.pings.get(pong.seq);
     if (t0 === undefined || t0 !== pong.t0Ms) return;
     this.pings.delete(pong.seq);
-    if (this.clock.addExchange(t0, pong.t1Ms, pong.t2Ms, t3)) this.pool?.broadcastClock(this.clock.offsetMs);
+    if (this.clock.addExchange(t0, pong.t1Ms, pong.t2Ms, t3)) this.pool?.broadcastClock(this.clock.offsetMs, this.clock.uncertaintyMs);
   }
 
   // ---- DeviceServices --------------------------------------------------------
@@ -238,6 +238,10 @@ export class Device implements DeviceServices {
 
   clockOffsetMs(): number {
     return this.clock.offsetMs;
+  }
+
+  clockUncertaintyMs(): number {
+    return this.clock.uncertaintyMs;
   }
 
   stageQueued(delta: number): void {

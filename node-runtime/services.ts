@@ -16,6 +16,8 @@ export interface DeviceServices {
   receiveDelay(bytes: number): Promise<number>;
   /** Reference clock minus this device's clock (ms). */
   clockOffsetMs(): number;
+  /** Bound on the error of that offset (ms); Infinity before the first clock exchange. */
+  clockUncertaintyMs(): number;
   /** Load accounting for the device status. */
   stageQueued(delta: number): void;
   stageBusy(busy: boolean): void;

@@ -18,6 +18,8 @@ export interface WorkerInit {
   cacheDir?: string;
   engine?: 'tfjs-node' | 'wasm' | 'cpu';
   clockOffsetMs: number;
+  /** null where the bound is unknown (Infinity does not survive JSON). */
+  clockUncertaintyMs: number | null;
   logLevel: string;
   debugJson: boolean;
 }
@@ -27,7 +29,7 @@ export type CallOp = 'claim' | 'complete' | 'release' | 'sendDelay' | 'receiveDe
 export type ParentMessage =
   | { type: 'init'; init: WorkerInit }
   | { type: 'reply'; id: number; value: unknown }
-  | { type: 'clock'; offsetMs: number }
+  | { type: 'clock'; offsetMs: number; uncertaintyMs: number | null }
   | { type: 'profile'; id: number; name: string; fused: boolean; runs: number }
   | { type: 'stop' };
 

@@ -20,9 +20,11 @@ class IpcServices implements DeviceServices {
   private nextId = 1;
   private readonly pending = new Map<number, (value: unknown) => void>();
   offset: number;
+  uncertainty: number;
 
-  constructor(offset: number) {
+  constructor(offset: number, uncertainty: number | null) {
     this.offset = offset;
+    this.uncertainty = fromIpcBound(uncertainty);
   }
 
   private call<T>(op: CallOp, ...args: unknown[]): Promise<T> {
@@ -45,8 +47,14 @@ class IpcServices implements DeviceServices {
   sendDelay(bytes: number): Promise<number> { return this.call('sendDelay', bytes); }
   receiveDelay(bytes: number): Promise<number> { return this.call('receiveDelay', bytes); }
   clockOffsetMs(): number { return this.offset; }
+  clockUncertaintyMs(): number { return this.uncertainty; }
   stageQueued(delta: number): void { send({ type: 'queued', delta }); }
   stageBusy(busy: boolean): void { send({ type: 'busy', busy }); }
+}
+
+/** IPC carries JSON, where Infinity (no clock exchange yet) arrives as null. */
+function fromIpcBound(v: number | null): number {
+  return v === null || !Number.isFinite(v) ? Infinity : v;
 }
 
 let services: IpcServices | undefined;
@@ -60,7 +68,7 @@ async function start(config: WorkerInit): Promise<void> {
   const info = await initEngine({ ...(config.engine ? { engine: config.engine } : {}), log });
   host = new ModelHost({ models: config.models, log, ...(config.cacheDir ? { cacheDir: config.cacheDir } : {}) });
   await host.loadAll();
-  services = new IpcServices(config.clockOffsetMs);
+  services = new IpcServices(config.clockOffsetMs, config.clockUncertaintyMs);
   executor = new Executor({
     deviceId: config.deviceId, workerId: config.workerId, brokerUrl: config.brokerUrl, modelHost: host, services,
     speed: config.speed, power: config.power, dataSources: new Map(config.dataSources), log, debugJson: config.debugJson,
@@ -84,7 +92,10 @@ process.on('message', (raw) => {
       services?.reply(msg.id, msg.value);
       break;
     case 'clock':
-      if (services) services.offset = msg.offsetMs;
+      if (services) {
+        services.offset = msg.offsetMs;
+        services.uncertainty = fromIpcBound(msg.uncertaintyMs);
+      }
       break;
     case 'profile': {
       const h = host;

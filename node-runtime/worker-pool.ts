@@ -49,6 +49,7 @@ export interface PoolHost {
   };
   readonly power: DevicePower;
   clockOffsetMs(): number;
+  clockUncertaintyMs(): number;
   claim(key: string, workerId: string): Promise<ClaimOutcome>;
   complete(key: string): Promise<void>;
   release(key: string): Promise<void>;
@@ -136,7 +137,7 @@ export class WorkerPool {
     const c = this.device.config;
     const init: WorkerInit = {
       deviceId: c.id, workerId: f.handle.workerId, brokerUrl: c.brokerUrl, speed: c.speed, power: this.device.power,
-      models: c.models, dataSources: [...c.dataSources.entries()], dataDir: c.dataDir, clockOffsetMs: this.device.clockOffsetMs(),
+      models: c.models, dataSources: [...c.dataSources.entries()], dataDir: c.dataDir, clockOffsetMs: this.device.clockOffsetMs(), clockUncertaintyMs: ipcBound(this.device.clockUncertaintyMs()),
       logLevel: this.log.level, debugJson: c.debugJson ?? false,
       ...(c.username !== undefined ? { username: c.username } : {}), ...(c.password !== undefined ? { password: c.password } : {}),
       ...(c.ca !== undefined ? { ca: c.ca } : {}), ...(c.cacheDir !== undefined ? { cacheDir: c.cacheDir } : {}),
@@ -211,8 +212,8 @@ export class WorkerPool {
     if (child.connected) child.send(reply);
   }
 
-  broadcastClock(offsetMs: number): void {
-    const msg: ParentMessage = { type: 'clock', offsetMs };
+  broadcastClock(offsetMs: number, uncertaintyMs: number): void {
+    const msg: ParentMessage = { type: 'clock', offsetMs, uncertaintyMs: ipcBound(uncertaintyMs) };
     for (const f of this.forks) if (f.child?.connected) f.child.send(msg);
   }
 
@@ -239,4 +240,8 @@ export class WorkerPool {
       else child.kill('SIGTERM');
     })));
   }
+}
+
+function ipcBound(ms: number): number | null {
+  return Number.isFinite(ms) ? ms : null;
 }

@@ -813,6 +813,10 @@ export const DESCRIPTOR = {
                 "hostComputeMs": {
                   "type": "double",
                   "id": 17
+                },
+                "clockUncertaintyMs": {
+                  "type": "double",
+                  "id": 18
                 }
               }
             },
@@ -1717,6 +1721,7 @@ export interface StageTiming {
   predicted: StagePrediction | null;
   taskIds: string[];
   hostComputeMs: number;
+  clockUncertaintyMs: number;
 }
 
 export interface StageTimingInit {
@@ -1737,6 +1742,7 @@ export interface StageTimingInit {
   predicted?: StagePredictionInit | null;
   taskIds?: string[];
   hostComputeMs?: number;
+  clockUncertaintyMs?: number;
 }
 
 export const StageTiming: MessageCodec<StageTiming, StageTimingInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.StageTiming');

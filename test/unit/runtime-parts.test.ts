@@ -42,8 +42,9 @@ test('link — transfers on one pipe queue behind each other (FIFO)', () => {
 });
 
 test('clock — the exchange with the smallest round trip sets the offset', () => {
-  const c = new ClockOffsetEstimator(4);
+  const c = new ClockOffsetEstimator(4, 0);
   assert.equal(c.offsetMs, 0);
+  assert.equal(c.uncertaintyMs, Infinity, 'unknown before any exchange');
   // Reference is 100 ms ahead; symmetric 5 ms each way.
   c.addExchange(1000, 1105, 1105, 1010);
   assert.equal(c.offsetMs, 100);
@@ -53,6 +54,9 @@ test('clock — the exchange with the smallest round trip sets the offset', () =
   assert.equal(c.uncertaintyMs, 5);
   assert.equal(c.toReference(5000), 5100);
   assert.equal(c.addExchange(10, 5, 5, 5), undefined, 'time running backwards is refused');
+  const ms = new ClockOffsetEstimator(4);
+  ms.addExchange(1000, 1105, 1105, 1010);
+  assert.equal(ms.uncertaintyMs, 6, 'whole-millisecond timestamps add their resolution');
 });
 
 test('ledger — a stage is claimed once, released when its executor dies', () => {

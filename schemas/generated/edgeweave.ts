@@ -1138,6 +1138,14 @@ export const DESCRIPTOR = {
                 "queuedMs": {
                   "type": "double",
                   "id": 7
+                },
+                "uplinkBacklogMs": {
+                  "type": "double",
+                  "id": 8
+                },
+                "downlinkBacklogMs": {
+                  "type": "double",
+                  "id": 9
                 }
               }
             },
@@ -1925,6 +1933,8 @@ export interface DeviceEstimate {
   loadFactor: number;
   speed: number;
   queuedMs: number;
+  uplinkBacklogMs: number;
+  downlinkBacklogMs: number;
 }
 
 export interface DeviceEstimateInit {
@@ -1935,6 +1945,8 @@ export interface DeviceEstimateInit {
   loadFactor?: number;
   speed?: number;
   queuedMs?: number;
+  uplinkBacklogMs?: number;
+  downlinkBacklogMs?: number;
 }
 
 export const DeviceEstimate: MessageCodec<DeviceEstimate, DeviceEstimateInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.DeviceEstimate');

@@ -23,16 +23,6 @@ const SIGNIFICANT_COMPUTE_MS = 100;
  * is tried again, rather than shunned for good.
  */
 const RELAX_HALF_LIFE_MS = 20_000;
-/** Link figures a leg's estimate looks back over (the fastest of them counts). */
-const LINK_WINDOW = 6;
-/** How much faster than announced a link may be learned to be. */
-const LINK_HEADROOM = 1.25;
-
-interface LinkUse {
-  jobId: string;
-  startAtMs: number;
-  endAtMs: number;
-}
 
 interface Busy {
   jobId: string;
@@ -54,14 +44,11 @@ export interface DeviceRecord {
   upCorrection: number;
   measuredTransfers: number;
   busy: Busy[];
-  /** Time the data of unfinished jobs take on its uplink / downlink (planner clock). */
-  upBusy: LinkUse[];
-  downBusy: LinkUse[];
+  /** Time the data placed on its uplink / downlink take: flat [start0, end0, ...], sorted, merged (planner clock). */
+  upBusy: number[];
+  downBusy: number[];
   /** Planner clock when the learned factors were last faded (see RELAX_HALF_LIFE_MS). */
   relaxedAtMs: number;
-  /** The last bandwidths measured on its uplink / downlink (see learnTransfer). */
-  upSamples: number[];
-  downSamples: number[];
 }
 
 const ROLE: Partial<Record<Role, DeviceRole>> = { [Role.ROLE_IOT]: 'iot', [Role.ROLE_EDGE]: 'edge', [Role.ROLE_CLOUD]: 'cloud' };
@@ -86,7 +73,7 @@ export class DeviceRegistry {
       const link = announcedLink(status);
       this.devices.set(id, {
         status, profile: before?.profile, seenAtMs: nowMs, loadFactor: 1, link, upCorrection: 1, measuredTransfers: 0, busy: before?.busy ?? [],
-        upBusy: before?.upBusy ?? [], downBusy: before?.downBusy ?? [], relaxedAtMs: nowMs, upSamples: [], downSamples: [],
+        upBusy: before?.upBusy ?? [], downBusy: before?.downBusy ?? [], relaxedAtMs: nowMs,
       });
     } else {
       before.status = status;
@@ -190,10 +177,8 @@ export class DeviceRegistry {
       loadFactor: rec.loadFactor,
       busy: this.busyIntervals(rec, nowMs, Math.max(1, s.workers.length)),
     };
-    rec.upBusy = rec.upBusy.filter((u) => u.endAtMs > nowMs);
-    rec.downBusy = rec.downBusy.filter((u) => u.endAtMs > nowMs);
-    const up = relativeIntervals(merged(rec.upBusy, nowMs), nowMs);
-    const down = relativeIntervals(merged(rec.downBusy, nowMs), nowMs);
+    const up = relativeIntervals(rec.upBusy, nowMs);
+    const down = relativeIntervals(rec.downBusy, nowMs);
     if (up.length > 0) spec.uplinkBusy = up;
     if (down.length > 0) spec.downlinkBusy = down;
     const radio = power ? RADIO[power.radio] : undefined;
@@ -233,7 +218,7 @@ export class DeviceRegistry {
       deviceId: r.status.deviceId, upBps: r.link.upBps, downBps: r.link.downBps, rttMs: r.link.rttMs, loadFactor: r.loadFactor,
       speed: (r.status.speed > 0 ? r.status.speed : 1) / r.loadFactor,
       queuedMs: r.busy.reduce((s, b) => s + Math.max(0, b.endAtMs - Math.max(b.startAtMs, nowMs)), 0),
-      uplinkBacklogMs: remainingMs(merged(r.upBusy, nowMs), nowMs), downlinkBacklogMs: remainingMs(merged(r.downBusy, nowMs), nowMs),
+      uplinkBacklogMs: remainingMs(r.upBusy, nowMs), downlinkBacklogMs: remainingMs(r.downBusy, nowMs),
     }));
   }
 
@@ -243,23 +228,22 @@ export class DeviceRegistry {
   }
 
   /**
-   * Records data a plan puts on the links: `bytes` of job `jobId` leaving device `from` at
-   * `sendAtMs` (planner clock) for device `to` take the first gap on `from`'s uplink that holds
-   * them, then on `to`'s downlink (the core's arriveAt, kept across jobs). They hold the links
-   * until they have been carried or the job is over (clearBusy), whichever comes first.
+   * Records data a plan puts on the links: `bytes` leaving device `from` at `sendAtMs` (planner
+   * clock) for device `to` take the first gap on `from`'s uplink that holds them, then on `to`'s
+   * downlink (the core's arriveAt, kept across jobs). Data once sent cannot be recalled: a
+   * re-plan leaves it in place, and it drains as time passes.
    */
-  addTransfer(jobId: string, from: string, to: string, bytes: number, sendAtMs: number): void {
+  addTransfer(from: string, to: string, bytes: number, sendAtMs: number): void {
     const a = this.devices.get(from);
     const c = this.devices.get(to);
     if (!a || !c || from === to || !(bytes > 0)) return;
     const bits = bytes * 8;
     const upMs = (bits / a.link.upBps) * 1000;
-    const upStart = firstGap(merged(a.upBusy, sendAtMs), sendAtMs, upMs);
-    a.upBusy.push({ jobId, startAtMs: upStart, endAtMs: upStart + upMs });
+    const upStart = firstGap(a.upBusy, sendAtMs, upMs);
+    a.upBusy = insertInterval(a.upBusy, upStart, upStart + upMs, sendAtMs - 60_000);
     const downMs = (bits / c.link.downBps) * 1000;
-    const downFrom = upStart + upMs + a.link.rttMs / 2;
-    const downStart = firstGap(merged(c.downBusy, downFrom), downFrom, downMs);
-    c.downBusy.push({ jobId, startAtMs: downStart, endAtMs: downStart + downMs });
+    const downStart = firstGap(c.downBusy, upStart + upMs + a.link.rttMs / 2, downMs);
+    c.downBusy = insertInterval(c.downBusy, downStart, downStart + downMs, sendAtMs - 60_000);
   }
 
   /** Fades learned factors towards the announced figures (see RELAX_HALF_LIFE_MS). */
@@ -277,30 +261,20 @@ export class DeviceRegistry {
 
   /** A job finished or was re-planned: its placed work no longer occupies anyone. */
   clearBusy(jobId: string): void {
-    for (const rec of this.devices.values()) {
-      rec.busy = rec.busy.filter((b) => b.jobId !== jobId);
-      rec.upBusy = rec.upBusy.filter((b) => b.jobId !== jobId);
-      rec.downBusy = rec.downBusy.filter((b) => b.jobId !== jobId);
-    }
+    for (const rec of this.devices.values()) rec.busy = rec.busy.filter((b) => b.jobId !== jobId);
   }
 
-
-  /**
-   * Learns from a measured stage: compute against the prediction, which included the factor
-   * the device had when the job was planned (`factorAtPlan`, default the current one). The
-   * factor the measurement implies is measured / (prediction without that factor); the estimate
-   * moves towards it. Reports of jobs planned before the last update so do not compound.
-   */
-  learnCompute(deviceId: string, timing: StageTiming, nowMs?: number, factorAtPlan?: number): void {
+  /** Learns from a measured stage: compute against the prediction. */
+  learnCompute(deviceId: string, timing: StageTiming, nowMs?: number): void {
     const rec = this.devices.get(deviceId);
     const predicted = timing.predicted?.computeMs ?? 0;
     if (!rec || predicted <= 0.5 || timing.computeMs <= 0) return;
     if (nowMs !== undefined) this.relax(rec, nowMs);
-    const planned = factorAtPlan !== undefined && factorAtPlan > 0 ? factorAtPlan : rec.loadFactor;
-    const implied = Math.min(100, Math.max(0.01, (timing.computeMs / predicted) * planned));
+    // The prediction already includes the current factor; scale it by the observed ratio.
     // Short stages are mostly timer and scheduling noise: they count for little.
+    const ratio = Math.min(10, Math.max(0.1, timing.computeMs / predicted));
     const w = ALPHA * Math.min(1, predicted / SIGNIFICANT_COMPUTE_MS);
-    rec.loadFactor = Math.exp((1 - w) * Math.log(rec.loadFactor) + w * Math.log(implied));
+    rec.loadFactor = Math.exp((1 - w) * Math.log(rec.loadFactor) + w * Math.log(rec.loadFactor * ratio));
   }
 
   /**
@@ -308,11 +282,8 @@ export class DeviceRegistry {
    * predicted `predictedMs`; what of it exceeds the idle-link time was queueing behind other
    * data on the links, and is taken off the measurement. The rest's difference from the
    * idle-link prediction is shared between the sender's uplink and the receiver's downlink in
-   * proportion to their predicted share, giving a bandwidth for each leg (between a hundredth
-   * and LINK_HEADROOM times what the device announces). Waiting no one predicted (a busy receiver, a slow broker) only ever
-   * adds time, so, as NTP trusts its fastest exchange, each leg's estimate moves towards the
-   * fastest of its last LINK_WINDOW figures: one delayed message does not make a link look slow,
-   * a link that stays slow does within a few.
+   * proportion to their predicted share, and each leg's bandwidth re-estimated (by at most a
+   * factor of ten per measurement).
    */
   learnTransfer(from: string, to: string, bytes: number, measuredMs: number, predictedMs = 0, nowMs?: number): void {
     const a = this.devices.get(from);
@@ -329,24 +300,20 @@ export class DeviceRegistry {
     const residual = measuredMs - queued - up - down;
     const upNew = up + (residual * up) / (up + down);
     const downNew = down + (residual * down) / (up + down);
-    // A link is not faster than its device announces (a measurement that says so was queued
-    // less than the plan expected), nor slower than a hundredth of it.
-    const clamp = (bps: number, announced: number): number => Math.min(announced * LINK_HEADROOM, Math.max(announced / 100, bps));
-    const upBps = clamp(bits / Math.max(1e-3, (upNew - a.link.rttMs / 2) / 1000), announcedLink(a.status).upBps);
-    const downBps = clamp(bits / Math.max(1e-3, (downNew - b.link.rttMs / 2) / 1000), announcedLink(b.status).downBps);
+    const clamp = (bps: number, was: number): number => Math.min(was * 10, Math.max(was / 10, bps));
+    const upBps = clamp(bits / Math.max(1e-3, (upNew - a.link.rttMs / 2) / 1000), a.link.upBps);
+    const downBps = clamp(bits / Math.max(1e-3, (downNew - b.link.rttMs / 2) / 1000), b.link.downBps);
     // Small messages say little about bandwidth: weight by how much of the leg is serialisation.
     const wUp = ALPHA * Math.min(1, (bits / a.link.upBps) * 1000 / Math.max(1, up));
     const wDown = ALPHA * Math.min(1, (bits / b.link.downBps) * 1000 / Math.max(1, down));
     if (upBps > 0 && Number.isFinite(upBps)) {
       const announced = announcedLink(a.status).upBps;
-      const target = fastest(a.upSamples, upBps);
-      a.link.upBps = Math.exp((1 - wUp) * Math.log(a.link.upBps) + wUp * Math.log(target));
+      a.link.upBps = Math.exp((1 - wUp) * Math.log(a.link.upBps) + wUp * Math.log(upBps));
       a.upCorrection = a.link.upBps / announced;
       a.measuredTransfers++;
     }
     if (downBps > 0 && Number.isFinite(downBps)) {
-      const target = fastest(b.downSamples, downBps);
-      b.link.downBps = Math.exp((1 - wDown) * Math.log(b.link.downBps) + wDown * Math.log(target));
+      b.link.downBps = Math.exp((1 - wDown) * Math.log(b.link.downBps) + wDown * Math.log(downBps));
       b.measuredTransfers++;
     }
   }
@@ -368,21 +335,16 @@ function remainingMs(flat: number[], nowMs: number): number {
   return sum;
 }
 
-/** The link uses still running after `fromMs`, sorted and merged: flat [start0, end0, ...]. */
-function merged(uses: LinkUse[], fromMs: number): number[] {
-  const live = uses.filter((u) => u.endAtMs > fromMs).sort((x, y) => x.startAtMs - y.startAtMs);
+/** Adds [start, end) to sorted, merged flat intervals, dropping those that ended before `dropBefore`. */
+function insertInterval(flat: number[], start: number, end: number, dropBefore: number): number[] {
+  const pairs: Array<[number, number]> = [[start, end]];
+  for (let i = 0; i < flat.length; i += 2) if (flat[i + 1]! > dropBefore) pairs.push([flat[i]!, flat[i + 1]!]);
+  pairs.sort((x, y) => x[0] - y[0]);
   const out: number[] = [];
-  for (const u of live) {
+  for (const [s, e] of pairs) {
     const k = out.length;
-    if (k > 0 && u.startAtMs <= out[k - 1]!) out[k - 1] = Math.max(out[k - 1]!, u.endAtMs);
-    else out.push(u.startAtMs, u.endAtMs);
+    if (k > 0 && s <= out[k - 1]!) out[k - 1] = Math.max(out[k - 1]!, e);
+    else out.push(s, e);
   }
   return out;
-}
-
-/** Adds a measured bandwidth to a leg's window and returns the fastest in it. */
-function fastest(samples: number[], bps: number): number {
-  samples.push(bps);
-  if (samples.length > LINK_WINDOW) samples.shift();
-  return Math.max(...samples);
 }

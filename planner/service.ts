@@ -74,8 +74,6 @@ interface JobRecord {
   lastProgressAtMs: number;
   /** Re-plans the planner decided on (device lost, no progress); the job fails at maxAttempts. */
   replans: number;
-  /** Each device's load factor when the current attempt was planned (its predictions include it). */
-  factors: Map<string, number>;
 }
 
 const MAX_JOBS = 20_000;
@@ -285,7 +283,7 @@ export class PlannerService {
     const job: JobRecord = {
       request, graph, attempt: 0, plan: JobPlan.create({ jobId: request.jobId }), dispatchMs: 0, finished: false,
       done: new Set(), resubmission: request.resubmission, dispatchedAtMs: receivedAtMs, watchdog: undefined, waiting: false,
-      firstSeenAtMs: receivedAtMs, lastProgressAtMs: receivedAtMs, replans: 0, factors: new Map(),
+      firstSeenAtMs: receivedAtMs, lastProgressAtMs: receivedAtMs, replans: 0,
     };
     this.remember(job);
     await this.planAttempt(job, receivedAtMs, false);
@@ -351,7 +349,6 @@ export class PlannerService {
     const unpinned = { ...graph, tasks: graph.tasks.map(({ pinned: _pinned, ...t }) => t) };
     const local = originIsDevice ? planJob({ ...planRequest, graph: unpinned, pins: {}, algorithm: 'local', constraints: {} }) : outcome;
     const localMs = local.ok ? local.plan.predictedLatencyMs + this.dispatchMs : 0;
-    job.factors = new Map(planRequest.devices.map((d) => [d.id, d.loadFactor ?? 1]));
     await this.dispatch(job, shiftPlan(outcome.plan, this.dispatchMs), attempt, receivedAtMs, localMs);
   }
 
@@ -373,7 +370,7 @@ export class PlannerService {
       ...core.edges.map((e) => ({ from: e.fromDevice, to: e.toDevice, bytes: e.bytes, sendMs: e.sendMs })),
       ...core.results.map((r) => ({ from: r.fromDevice, to: core.origin, bytes: r.bytes, sendMs: r.sendMs })),
     ].sort((x, y) => x.sendMs - y.sendMs);
-    for (const x of transfers) this.registry.addTransfer(request.jobId, x.from, x.to, x.bytes, now + x.sendMs);
+    for (const x of transfers) this.registry.addTransfer(x.from, x.to, x.bytes, now + x.sendMs);
     Object.assign(job, { attempt, plan, dispatchMs: this.dispatchMs, done: new Set<string>(), dispatchedAtMs: now });
     this.jobsPlanned++;
     this.armWatchdog(job, core.predictedLatencyMs);
@@ -507,15 +504,12 @@ export class PlannerService {
     if (report.status === StageStatus.STAGE_STATUS_OK && report.timing) {
       job.done.add(report.stageId);
       job.lastProgressAtMs = Date.now();
-      this.registry.learnCompute(report.deviceId, report.timing, Date.now(), job.factors.get(report.deviceId));
+      this.registry.learnCompute(report.deviceId, report.timing, Date.now());
       this.learnDispatch(job, report.timing);
       const stage = job.plan.stages.find((s) => s.stageId === report.stageId);
       const remote = stage?.inputs.filter((i) => i.fromDevice !== report.deviceId && i.fromStage !== '') ?? [];
       const producers = new Set(remote.map((i) => i.fromStage));
-      // Where the plan expected the stage to wait for its executor, its input waited in the
-      // broker (an executor takes the next input once it acknowledged the last): no link figure.
-      const queued = (stage?.predicted?.startMs ?? 0) - (stage?.predicted?.readyMs ?? 0) > 1;
-      if (stage && producers.size === 1 && !queued && stage.inputs.every((i) => i.fromDevice !== report.deviceId) && report.timing.transferInMs > 0) {
+      if (stage && producers.size === 1 && stage.inputs.every((i) => i.fromDevice !== report.deviceId) && report.timing.transferInMs > 0) {
         this.registry.learnTransfer(remote[0]!.fromDevice, report.deviceId, report.timing.bytesIn, report.timing.transferInMs, stage.predicted?.transferInMs ?? 0, Date.now());
       }
     } else if (report.status === StageStatus.STAGE_STATUS_FAILED && !job.finished) {

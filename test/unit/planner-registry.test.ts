@@ -24,9 +24,9 @@ test('planner registry — data placed on the links takes their time, one messag
   const r = registry(now);
   const specOf = (id: string, at: number): ReturnType<DeviceRegistry['spec']> => r.spec(r.get(id)!, 'chain', false, at);
   // 1 MB car1 -> cloud1 at now: 1000 ms up; down from 1000 + 5, 1000 ms.
-  r.addTransfer('j', 'car1', 'cloud1', 1e6, now);
+  r.addTransfer('car1', 'cloud1', 1e6, now);
   // A second 1 MB at now + 100 waits for the first on both links.
-  r.addTransfer('j', 'car1', 'cloud1', 1e6, now + 100);
+  r.addTransfer('car1', 'cloud1', 1e6, now + 100);
   assert.deepEqual(specOf('car1', now).uplinkBusy, [{ startMs: 0, endMs: 2000 }]);
   assert.equal(specOf('car1', now).downlinkBusy, undefined, 'nothing was sent to the car');
   assert.deepEqual(specOf('cloud1', now).downlinkBusy, [{ startMs: 1005, endMs: 3005 }]);
@@ -36,18 +36,13 @@ test('planner registry — data placed on the links takes their time, one messag
   assert.equal(specOf('cloud1', now + 4000).downlinkBusy, undefined);
   near(r.estimates(now + 1000).find((e) => e.deviceId === 'car1')!.uplinkBacklogMs!, 1000);
   // Data planned to leave later leaves the link free until then: an earlier message fits before it.
-  r.addTransfer('j', 'car1', 'cloud1', 1e6, now + 10_000);
-  r.addTransfer('j', 'car1', 'cloud1', 5e5, now + 8_000);
-  assert.deepEqual(specOf('car1', now + 5000).uplinkBusy, [{ startMs: 3000, endMs: 3500 }, { startMs: 5000, endMs: 6000 }]);
-  // A job that is over holds no link any more.
-  r.addTransfer('j9', 'car1', 'cloud1', 1e6, now + 5000);
-  assert.deepEqual(specOf('car1', now + 5000).uplinkBusy, [{ startMs: 0, endMs: 1000 }, { startMs: 3000, endMs: 3500 }, { startMs: 5000, endMs: 6000 }]);
-  r.clearBusy('j9');
+  r.addTransfer('car1', 'cloud1', 1e6, now + 10_000);
+  r.addTransfer('car1', 'cloud1', 5e5, now + 8_000);
   assert.deepEqual(specOf('car1', now + 5000).uplinkBusy, [{ startMs: 3000, endMs: 3500 }, { startMs: 5000, endMs: 6000 }]);
   // Unknown devices, local hand-overs and empty messages are ignored.
-  r.addTransfer('j', 'car1', 'ghost', 1e6, now);
-  r.addTransfer('j', 'car1', 'car1', 1e6, now);
-  r.addTransfer('j', 'car1', 'cloud1', 0, now + 20_000);
+  r.addTransfer('car1', 'ghost', 1e6, now);
+  r.addTransfer('car1', 'car1', 1e6, now);
+  r.addTransfer('car1', 'cloud1', 0, now + 20_000);
   assert.equal(specOf('car1', now + 20_000).uplinkBusy, undefined);
 });
 
@@ -82,9 +77,9 @@ test('planner registry — queueing the plan expected is not mistaken for a slow
   // Slower than predicted even after the queue: the links are re-estimated down.
   const slow = learn(idle * 2 + 3000, idle + 3000);
   assert.ok(slow.up < 8e6 && slow.down < 8e6, JSON.stringify(slow));
-  // A measurement far below the prediction does not make a link faster than announced (x1.25).
+  // A measurement far below the prediction moves the estimate by at most 10x per step.
   const fast = learn(1, 0);
-  assert.ok(fast.up <= 8e6 * 1.25 && fast.down <= 8e6 * 1.25, JSON.stringify(fast));
+  assert.ok(fast.up <= 8e6 * 10 && fast.down <= 8e6 * 10, JSON.stringify(fast));
 });
 
 test('planner registry — a device is alive while its heartbeats come; a new incarnation starts learning afresh', () => {
@@ -110,27 +105,4 @@ test('planner registry — an executor\'s queue is the work placed on it, back t
   r.clearBusy('j2');
   assert.deepEqual(r.spec(r.get('cloud1')!, 'chain', false, now).busy, [{ startMs: 0, endMs: 300, worker: 0 }]);
   assert.deepEqual(r.spec(r.get('cloud1')!, 'chain', false, now + 400).busy, []);
-});
-
-test('planner registry — compute learning: reports of jobs planned with an older factor do not compound', () => {
-  const r = registry(0);
-  const timing = (computeMs: number, predictedMs: number): Parameters<DeviceRegistry['learnCompute']>[1] =>
-    ({ computeMs, predicted: { computeMs: predictedMs } }) as Parameters<DeviceRegistry['learnCompute']>[1];
-  // The device is 4x slower than profiled. Ten jobs were planned with factor 1 before any report.
-  for (let i = 0; i < 10; i++) r.learnCompute('cloud1', timing(400, 100), 0, 1);
-  const rec = r.get('cloud1')!;
-  assert.ok(Math.abs(rec.loadFactor - 4) < 0.01, `settles at 4, got ${rec.loadFactor}`);
-  // Reports planned with the learned factor and measured as predicted keep it there.
-  for (let i = 0; i < 5; i++) r.learnCompute('cloud1', timing(400, 400), 0, 4);
-  near(rec.loadFactor, 4, 1e-3);
-});
-
-test('planner registry — link learning: one delayed message does not make a link look slow; a slow link does', () => {
-  const r = registry(0);
-  const idle = 2025; // 1 MB car1 -> cloud1 on the announced links
-  r.learnTransfer('car1', 'cloud1', 1e6, idle, idle, 0);
-  r.learnTransfer('car1', 'cloud1', 1e6, idle * 5, idle, 0);
-  near(r.get('car1')!.link.upBps, 8e6, 1e-3);
-  for (let i = 0; i < 12; i++) r.learnTransfer('car1', 'cloud1', 1e6, idle * 2, 0, 0);
-  assert.ok(r.get('car1')!.link.upBps < 5e6, `a link twice as slow every time is learned: ${r.get('car1')!.link.upBps}`);
 });

@@ -3,12 +3,10 @@
  * 2 per second for 60 s, plus one VGG16 stream, over an edge server and a cloud VM — every
  * device, the planner and the broker a process of its own. Reports latency percentiles under
  * load beside the same jobs unloaded, throughput, lost jobs, and the broker's and the planner's
- * CPU (from /proc, in the same run). Every emulated device computes on this host's cores: the
- * host's own CPU use is reported too, since once it saturates every device slows at once.
- * `--rate <jobs/s per car>` changes the load (default 2).
+ * CPU (from /proc, in the same run).
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { EmulatedSystem, type DeviceLaunch } from '../cli/demo/system.ts';
@@ -19,19 +17,7 @@ import type { JobClient, JobOutcome } from '../node-runtime/client.ts';
 import type { BenchOptions } from './run.ts';
 
 const CARS = 8;
-const DEFAULT_RATE_PER_CAR = 2;
-
-/** Busy and total jiffies of the whole host, from /proc/stat. */
-function hostJiffies(): { busy: number; total: number } {
-  try {
-    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const total = cpu.reduce((a, b) => a + b, 0);
-    const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0);
-    return { busy: total - idle, total };
-  } catch {
-    return { busy: Number.NaN, total: Number.NaN };
-  }
-}
+const RATE_PER_CAR = 2;
 
 /** CPU seconds (user + system) a process has used, from /proc/<pid>/stat. */
 function cpuSeconds(pid: number | undefined): number {
@@ -63,7 +49,6 @@ async function stream(client: JobClient, model: string, inputs: JobInputInit[], 
 
 export async function runBench(options: BenchOptions): Promise<void> {
   const durationMs = options.quick ? 10_000 : 60_000;
-  const RATE_PER_CAR = options.rate ?? DEFAULT_RATE_PER_CAR;
   const log = pino({ level: process.env['EDGEWEAVE_LOG_LEVEL'] ?? 'warn' }, pino.destination(2));
   const dataDir = process.env['EDGEWEAVE_DATA_DIR'] ?? mkdtempSync(join(tmpdir(), 'edgeweave-bench-load-'));
   const system = await EmulatedSystem.start({ dataDir, models: ['mobilenetv2', 'vgg16'], plannerId: 'load-planner', log });
@@ -89,14 +74,14 @@ export async function runBench(options: BenchOptions): Promise<void> {
     // Loaded.
     const brokerPid = system.procs.pidOf('broker');
     const plannerPid = system.procs.pidOf('planner');
-    const cpu0 = { broker: cpuSeconds(brokerPid), planner: cpuSeconds(plannerPid), at: Date.now(), host: hostJiffies() };
+    const cpu0 = { broker: cpuSeconds(brokerPid), planner: cpuSeconds(plannerPid), at: Date.now() };
     const started = Date.now();
     const [vggOutcomes, ...carOutcomes] = await Promise.all([
       stream(clients[CARS]!, 'vgg16', vgg, 0.2, durationMs),
       ...cars.map((_, i) => stream(clients[i]!, 'mobilenetv2', mobilenet, RATE_PER_CAR, durationMs)),
     ]);
     const wallS = (Date.now() - started) / 1000;
-    const cpu1 = { broker: cpuSeconds(brokerPid), planner: cpuSeconds(plannerPid), at: Date.now(), host: hostJiffies() };
+    const cpu1 = { broker: cpuSeconds(brokerPid), planner: cpuSeconds(plannerPid), at: Date.now() };
     const mobile = carOutcomes.flat();
     const all = [...mobile, ...vggOutcomes!];
     const ok = mobile.filter((o) => o.result.status === JobStatus.JOB_STATUS_OK).map((o) => o.latencyMs);
@@ -138,7 +123,6 @@ export async function runBench(options: BenchOptions): Promise<void> {
     }
     line('broker CPU (% of one core)', (((cpu1.broker - cpu0.broker) / window) * 100).toFixed(1));
     line('planner CPU (% of one core)', (((cpu1.planner - cpu0.planner) / window) * 100).toFixed(1));
-    line(`host CPU busy (% of all ${cpus().length} cores)`, (((cpu1.host.busy - cpu0.host.busy) / (cpu1.host.total - cpu0.host.total)) * 100).toFixed(1));
   } finally {
     await system.close();
   }

@@ -8,8 +8,6 @@ import { parseArgs } from 'node:util';
 export interface BenchOptions {
   /** Fewer iterations and smaller cases: a smoke run. */
   quick: boolean;
-  /** `load`: MobileNetV2 jobs per second per car (default 2). */
-  rate?: number;
 }
 
 const BENCHES: Record<string, () => Promise<{ runBench: (o: BenchOptions) => Promise<void> }>> = {
@@ -22,12 +20,7 @@ const BENCHES: Record<string, () => Promise<{ runBench: (o: BenchOptions) => Pro
   load: () => import('./load.ts'),
 };
 
-const { values, positionals } = parseArgs({ options: { quick: { type: 'boolean', default: false }, rate: { type: 'string' } }, allowPositionals: true });
-const rate = values.rate === undefined ? undefined : Number(values.rate);
-if (rate !== undefined && !(rate > 0 && rate <= 50)) {
-  process.stderr.write(`bench: --rate "${values.rate}": give jobs per second per car, above 0 and at most 50 (e.g. --rate 0.5)\n`);
-  process.exit(2);
-}
+const { values, positionals } = parseArgs({ options: { quick: { type: 'boolean', default: false } }, allowPositionals: true });
 const names = positionals.length > 0 ? positionals : Object.keys(BENCHES);
 for (const name of names) {
   const load = BENCHES[name];
@@ -39,5 +32,5 @@ for (const name of names) {
 for (const name of names) {
   process.stdout.write(`\n## bench ${name}\n\n`);
   const mod = await BENCHES[name]!();
-  await mod.runBench({ quick: values.quick === true, ...(rate !== undefined ? { rate } : {}) });
+  await mod.runBench({ quick: values.quick === true });
 }

@@ -1,14 +1,13 @@
 /**
  * What a planner knows of the devices: their retained statuses and profiles, whether they
  * are alive (status ONLINE and a heartbeat within three intervals), the work already placed
- * on them (compute on their executors, data on their links), and what it has learned from measurements: each device's compute speed against
+ * on them, and what it has learned from measurements: each device's compute speed against
  * the prediction, and its link's bandwidth and RTT. Plain data and arithmetic, no I/O.
  */
 import {
   DeviceState, Role, Radio, type DeviceStatus, type DeviceProfile, type StageTiming, type DeviceEstimateInit,
 } from '../schemas/generated/edgeweave.ts';
-import { firstGap } from './core/instance.ts';
-import type { BusyInterval, DeviceRole, DeviceSpec, LinkInterval, LinkSpec, RadioKind } from './core/types.ts';
+import type { BusyInterval, DeviceRole, DeviceSpec, LinkSpec, RadioKind } from './core/types.ts';
 
 /** The link assumed for a device that announces none (no emulation: a LAN). */
 export const DEFAULT_LINK: LinkSpec = { upBps: 1e9, downBps: 1e9, rttMs: 1 };
@@ -17,12 +16,6 @@ export const DEFAULT_LINK: LinkSpec = { upBps: 1e9, downBps: 1e9, rttMs: 1 };
 const ALPHA = 0.5;
 /** A stage predicted to compute this long (ms) or more counts fully in the speed estimate. */
 const SIGNIFICANT_COMPUTE_MS = 100;
-/**
- * Learned factors fade back towards the announced figures with this half-life when nothing new
- * is measured: a device that looked slow once (and so gets no work, and so no measurements)
- * is tried again, rather than shunned for good.
- */
-const RELAX_HALF_LIFE_MS = 20_000;
 
 interface Busy {
   jobId: string;
@@ -44,11 +37,6 @@ export interface DeviceRecord {
   upCorrection: number;
   measuredTransfers: number;
   busy: Busy[];
-  /** Time the data placed on its uplink / downlink take: flat [start0, end0, ...], sorted, merged (planner clock). */
-  upBusy: number[];
-  downBusy: number[];
-  /** Planner clock when the learned factors were last faded (see RELAX_HALF_LIFE_MS). */
-  relaxedAtMs: number;
 }
 
 const ROLE: Partial<Record<Role, DeviceRole>> = { [Role.ROLE_IOT]: 'iot', [Role.ROLE_EDGE]: 'edge', [Role.ROLE_CLOUD]: 'cloud' };
@@ -71,10 +59,7 @@ export class DeviceRegistry {
     const wasAlive = before ? this.isAlive(before, nowMs) : false;
     if (!before || before.status.incarnation !== status.incarnation) {
       const link = announcedLink(status);
-      this.devices.set(id, {
-        status, profile: before?.profile, seenAtMs: nowMs, loadFactor: 1, link, upCorrection: 1, measuredTransfers: 0, busy: before?.busy ?? [],
-        upBusy: before?.upBusy ?? [], downBusy: before?.downBusy ?? [], relaxedAtMs: nowMs,
-      });
+      this.devices.set(id, { status, profile: before?.profile, seenAtMs: nowMs, loadFactor: 1, link, upCorrection: 1, measuredTransfers: 0, busy: before?.busy ?? [] });
     } else {
       before.status = status;
       before.seenAtMs = nowMs;
@@ -164,7 +149,6 @@ export class DeviceRegistry {
 
   /** The planner's view of a device as the core wants it. */
   spec(rec: DeviceRecord, model: string, fused: boolean, nowMs: number): DeviceSpec {
-    this.relax(rec, nowMs);
     const s = rec.status;
     const power = s.power;
     const spec: DeviceSpec = {
@@ -177,10 +161,6 @@ export class DeviceRegistry {
       loadFactor: rec.loadFactor,
       busy: this.busyIntervals(rec, nowMs, Math.max(1, s.workers.length)),
     };
-    const up = relativeIntervals(rec.upBusy, nowMs);
-    const down = relativeIntervals(rec.downBusy, nowMs);
-    if (up.length > 0) spec.uplinkBusy = up;
-    if (down.length > 0) spec.downlinkBusy = down;
     const radio = power ? RADIO[power.radio] : undefined;
     if (radio) spec.radio = radio;
     if (power && power.busyW > 0) {
@@ -198,18 +178,10 @@ export class DeviceRegistry {
     return spec;
   }
 
-  /**
-   * An executor runs its stages one after another in the order their inputs arrive, not at
-   * planned times: a new job's work cannot slip into a gap between two stages already placed
-   * there (it would split the job into pieces that each wait in that queue). So each executor
-   * is busy from now until the end of the last work placed on it.
-   */
   private busyIntervals(rec: DeviceRecord, nowMs: number, workers: number): BusyInterval[] {
     rec.busy = rec.busy.filter((b) => b.endAtMs > nowMs);
-    const until = new Map<number, number>();
     // Work placed when the device had more executors than now (one died) lands on one that is left.
-    for (const b of rec.busy) until.set(b.worker % workers, Math.max(until.get(b.worker % workers) ?? 0, b.endAtMs - nowMs));
-    return [...until].sort((x, y) => x[0] - y[0]).map(([worker, endMs]) => ({ startMs: 0, endMs, worker }));
+    return rec.busy.map((b) => ({ startMs: Math.max(0, b.startAtMs - nowMs), endMs: b.endAtMs - nowMs, worker: b.worker % workers }));
   }
 
   /** What has been learned of every live device, for the planner's status. */
@@ -218,7 +190,6 @@ export class DeviceRegistry {
       deviceId: r.status.deviceId, upBps: r.link.upBps, downBps: r.link.downBps, rttMs: r.link.rttMs, loadFactor: r.loadFactor,
       speed: (r.status.speed > 0 ? r.status.speed : 1) / r.loadFactor,
       queuedMs: r.busy.reduce((s, b) => s + Math.max(0, b.endAtMs - Math.max(b.startAtMs, nowMs)), 0),
-      uplinkBacklogMs: remainingMs(r.upBusy, nowMs), downlinkBacklogMs: remainingMs(r.downBusy, nowMs),
     }));
   }
 
@@ -227,49 +198,16 @@ export class DeviceRegistry {
     this.devices.get(deviceId)?.busy.push({ jobId, worker, startAtMs, endAtMs });
   }
 
-  /**
-   * Records data a plan puts on the links: `bytes` leaving device `from` at `sendAtMs` (planner
-   * clock) for device `to` take the first gap on `from`'s uplink that holds them, then on `to`'s
-   * downlink (the core's arriveAt, kept across jobs). Data once sent cannot be recalled: a
-   * re-plan leaves it in place, and it drains as time passes.
-   */
-  addTransfer(from: string, to: string, bytes: number, sendAtMs: number): void {
-    const a = this.devices.get(from);
-    const c = this.devices.get(to);
-    if (!a || !c || from === to || !(bytes > 0)) return;
-    const bits = bytes * 8;
-    const upMs = (bits / a.link.upBps) * 1000;
-    const upStart = firstGap(a.upBusy, sendAtMs, upMs);
-    a.upBusy = insertInterval(a.upBusy, upStart, upStart + upMs, sendAtMs - 60_000);
-    const downMs = (bits / c.link.downBps) * 1000;
-    const downStart = firstGap(c.downBusy, upStart + upMs + a.link.rttMs / 2, downMs);
-    c.downBusy = insertInterval(c.downBusy, downStart, downStart + downMs, sendAtMs - 60_000);
-  }
-
-  /** Fades learned factors towards the announced figures (see RELAX_HALF_LIFE_MS). */
-  relax(rec: DeviceRecord, nowMs: number): void {
-    const age = nowMs - rec.relaxedAtMs;
-    if (!(age > 0)) return;
-    rec.relaxedAtMs = nowMs;
-    const k = 0.5 ** (age / RELAX_HALF_LIFE_MS);
-    rec.loadFactor **= k;
-    const announced = announcedLink(rec.status);
-    rec.link.upBps = announced.upBps * (rec.link.upBps / announced.upBps) ** k;
-    rec.link.downBps = announced.downBps * (rec.link.downBps / announced.downBps) ** k;
-    rec.upCorrection = rec.link.upBps / announced.upBps;
-  }
-
   /** A job finished or was re-planned: its placed work no longer occupies anyone. */
   clearBusy(jobId: string): void {
     for (const rec of this.devices.values()) rec.busy = rec.busy.filter((b) => b.jobId !== jobId);
   }
 
   /** Learns from a measured stage: compute against the prediction. */
-  learnCompute(deviceId: string, timing: StageTiming, nowMs?: number): void {
+  learnCompute(deviceId: string, timing: StageTiming): void {
     const rec = this.devices.get(deviceId);
     const predicted = timing.predicted?.computeMs ?? 0;
     if (!rec || predicted <= 0.5 || timing.computeMs <= 0) return;
-    if (nowMs !== undefined) this.relax(rec, nowMs);
     // The prediction already includes the current factor; scale it by the observed ratio.
     // Short stages are mostly timer and scheduling noise: they count for little.
     const ratio = Math.min(10, Math.max(0.1, timing.computeMs / predicted));
@@ -278,31 +216,22 @@ export class DeviceRegistry {
   }
 
   /**
-   * Learns from a measured transfer of `bytes` from `from` to `to` taking `measuredMs`. The plan
-   * predicted `predictedMs`; what of it exceeds the idle-link time was queueing behind other
-   * data on the links, and is taken off the measurement. The rest's difference from the
-   * idle-link prediction is shared between the sender's uplink and the receiver's downlink in
-   * proportion to their predicted share, and each leg's bandwidth re-estimated (by at most a
-   * factor of ten per measurement).
+   * Learns from a measured transfer of `bytes` from `from` to `to` taking `measuredMs`: the
+   * difference from the prediction is shared between the sender's uplink and the receiver's
+   * downlink in proportion to their predicted share, and each leg's bandwidth re-estimated.
    */
-  learnTransfer(from: string, to: string, bytes: number, measuredMs: number, predictedMs = 0, nowMs?: number): void {
+  learnTransfer(from: string, to: string, bytes: number, measuredMs: number): void {
     const a = this.devices.get(from);
     const b = this.devices.get(to);
     if (!a || !b || from === to || bytes <= 0 || !(measuredMs > 0)) return;
-    if (nowMs !== undefined) {
-      this.relax(a, nowMs);
-      this.relax(b, nowMs);
-    }
     const bits = bytes * 8;
     const up = (bits / a.link.upBps) * 1000 + a.link.rttMs / 2;
     const down = (bits / b.link.downBps) * 1000 + b.link.rttMs / 2;
-    const queued = Math.max(0, predictedMs - up - down);
-    const residual = measuredMs - queued - up - down;
+    const residual = measuredMs - up - down;
     const upNew = up + (residual * up) / (up + down);
     const downNew = down + (residual * down) / (up + down);
-    const clamp = (bps: number, was: number): number => Math.min(was * 10, Math.max(was / 10, bps));
-    const upBps = clamp(bits / Math.max(1e-3, (upNew - a.link.rttMs / 2) / 1000), a.link.upBps);
-    const downBps = clamp(bits / Math.max(1e-3, (downNew - b.link.rttMs / 2) / 1000), b.link.downBps);
+    const upBps = bits / Math.max(1e-3, (upNew - a.link.rttMs / 2) / 1000);
+    const downBps = bits / Math.max(1e-3, (downNew - b.link.rttMs / 2) / 1000);
     // Small messages say little about bandwidth: weight by how much of the leg is serialisation.
     const wUp = ALPHA * Math.min(1, (bits / a.link.upBps) * 1000 / Math.max(1, up));
     const wDown = ALPHA * Math.min(1, (bits / b.link.downBps) * 1000 / Math.max(1, down));
@@ -317,34 +246,4 @@ export class DeviceRegistry {
       b.measuredTransfers++;
     }
   }
-}
-
-/** Intervals (flat, absolute) still running after `nowMs`, relative to it. */
-function relativeIntervals(flat: number[], nowMs: number): LinkInterval[] {
-  const out: LinkInterval[] = [];
-  for (let i = 0; i < flat.length; i += 2) {
-    if (flat[i + 1]! <= nowMs) continue;
-    out.push({ startMs: Math.max(0, flat[i]! - nowMs), endMs: flat[i + 1]! - nowMs });
-  }
-  return out;
-}
-
-function remainingMs(flat: number[], nowMs: number): number {
-  let sum = 0;
-  for (let i = 0; i < flat.length; i += 2) sum += Math.max(0, flat[i + 1]! - Math.max(flat[i]!, nowMs));
-  return sum;
-}
-
-/** Adds [start, end) to sorted, merged flat intervals, dropping those that ended before `dropBefore`. */
-function insertInterval(flat: number[], start: number, end: number, dropBefore: number): number[] {
-  const pairs: Array<[number, number]> = [[start, end]];
-  for (let i = 0; i < flat.length; i += 2) if (flat[i + 1]! > dropBefore) pairs.push([flat[i]!, flat[i + 1]!]);
-  pairs.sort((x, y) => x[0] - y[0]);
-  const out: number[] = [];
-  for (const [s, e] of pairs) {
-    const k = out.length;
-    if (k > 0 && s <= out[k - 1]!) out[k - 1] = Math.max(out[k - 1]!, e);
-    else out.push(s, e);
-  }
-  return out;
 }

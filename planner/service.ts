@@ -366,11 +366,6 @@ export class PlannerService {
     const capability = signCapability(this.keys, plan.jobId, attempt);
     this.registry.clearBusy(request.jobId);
     for (const task of core.tasks) this.registry.addBusy(task.device, request.jobId, task.worker, now + task.startMs, now + task.finishMs);
-    const transfers = [
-      ...core.edges.map((e) => ({ from: e.fromDevice, to: e.toDevice, bytes: e.bytes, sendMs: e.sendMs })),
-      ...core.results.map((r) => ({ from: r.fromDevice, to: core.origin, bytes: r.bytes, sendMs: r.sendMs })),
-    ].sort((x, y) => x.sendMs - y.sendMs);
-    for (const x of transfers) this.registry.addTransfer(x.from, x.to, x.bytes, now + x.sendMs);
     Object.assign(job, { attempt, plan, dispatchMs: this.dispatchMs, done: new Set<string>(), dispatchedAtMs: now });
     this.jobsPlanned++;
     this.armWatchdog(job, core.predictedLatencyMs);
@@ -504,13 +499,13 @@ export class PlannerService {
     if (report.status === StageStatus.STAGE_STATUS_OK && report.timing) {
       job.done.add(report.stageId);
       job.lastProgressAtMs = Date.now();
-      this.registry.learnCompute(report.deviceId, report.timing, Date.now());
+      this.registry.learnCompute(report.deviceId, report.timing);
       this.learnDispatch(job, report.timing);
       const stage = job.plan.stages.find((s) => s.stageId === report.stageId);
       const remote = stage?.inputs.filter((i) => i.fromDevice !== report.deviceId && i.fromStage !== '') ?? [];
       const producers = new Set(remote.map((i) => i.fromStage));
       if (stage && producers.size === 1 && stage.inputs.every((i) => i.fromDevice !== report.deviceId) && report.timing.transferInMs > 0) {
-        this.registry.learnTransfer(remote[0]!.fromDevice, report.deviceId, report.timing.bytesIn, report.timing.transferInMs, stage.predicted?.transferInMs ?? 0, Date.now());
+        this.registry.learnTransfer(remote[0]!.fromDevice, report.deviceId, report.timing.bytesIn, report.timing.transferInMs);
       }
     } else if (report.status === StageStatus.STAGE_STATUS_FAILED && !job.finished) {
       job.finished = true;

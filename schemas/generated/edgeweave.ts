@@ -1138,14 +1138,6 @@ export const DESCRIPTOR = {
                 "queuedMs": {
                   "type": "double",
                   "id": 7
-                },
-                "uplinkBacklogMs": {
-                  "type": "double",
-                  "id": 8
-                },
-                "downlinkBacklogMs": {
-                  "type": "double",
-                  "id": 9
                 }
               }
             },
@@ -1933,8 +1925,6 @@ export interface DeviceEstimate {
   loadFactor: number;
   speed: number;
   queuedMs: number;
-  uplinkBacklogMs: number;
-  downlinkBacklogMs: number;
 }
 
 export interface DeviceEstimateInit {
@@ -1945,8 +1935,6 @@ export interface DeviceEstimateInit {
   loadFactor?: number;
   speed?: number;
   queuedMs?: number;
-  uplinkBacklogMs?: number;
-  downlinkBacklogMs?: number;
 }
 
 export const DeviceEstimate: MessageCodec<DeviceEstimate, DeviceEstimateInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.DeviceEstimate');

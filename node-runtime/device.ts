@@ -211,7 +211,7 @@ export class Device implements DeviceServices {
     const t0 = this.pings.get(pong.seq);
     if (t0 === undefined || t0 !== pong.t0Ms) return;
     this.pings.delete(pong.seq);
-    if (this.clock.addExchange(t0, pong.t1Ms, pong.t2Ms, t3)) this.pool?.broadcastClock(this.clock.offsetMs, this.clock.uncertaintyMs);
+    if (this.clock.addExchange(t0, pong.t1Ms, pong.t2Ms, t3)) this.pool?.broadcastClock(this.clockOffsetMs(), this.clockUncertaintyMs());
   }
 
   // ---- DeviceServices --------------------------------------------------------
@@ -241,7 +241,8 @@ export class Device implements DeviceServices {
   }
 
   clockUncertaintyMs(): number {
-    return this.clock.uncertaintyMs;
+    const bound = this.clock.uncertaintyMs;
+    return Number.isFinite(bound) ? bound : -1;
   }
 
   stageQueued(delta: number): void {

@@ -249,7 +249,7 @@ export class Executor {
         firstInputAtMs: join.firstArrivalMs + offset, readyAtMs: join.readyAtMs + offset,
         startAtMs: startAtMs + offset, endAtMs: startAtMs + offset + computeMs,
         waitMs: Math.max(0, startAtMs - join.readyAtMs), computeMs, hostComputeMs: hostMs,
-        clockUncertaintyMs: finiteOr(services.clockUncertaintyMs(), -1),
+        clockUncertaintyMs: services.clockUncertaintyMs(),
         transferInMs: latest.message.fromDevice === o.deviceId ? 0 : Math.max(0, latest.arrivedAtMs + offset - latest.message.sentAtMs),
         bytesIn: join.parts.reduce((s, p) => s + p.bytes, 0),
         computeEnergyJ: (o.power.busyW * computeMs) / 1000,
@@ -418,8 +418,4 @@ export function mergeTraces(traces: StageTiming[][]): StageTiming[] {
   const seen = new Map<string, StageTiming>();
   for (const trace of traces) for (const t of trace) if (!seen.has(t.stageId)) seen.set(t.stageId, t);
   return [...seen.values()];
-}
-
-function finiteOr(v: number, fallback: number): number {
-  return Number.isFinite(v) ? v : fallback;
 }

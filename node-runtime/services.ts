@@ -16,7 +16,7 @@ export interface DeviceServices {
   receiveDelay(bytes: number): Promise<number>;
   /** Reference clock minus this device's clock (ms). */
   clockOffsetMs(): number;
-  /** Bound on the error of that offset (ms); Infinity before the first clock exchange. */
+  /** Bound on the error of that offset (ms); -1 before the first clock exchange (as on the wire). */
   clockUncertaintyMs(): number;
   /** Load accounting for the device status. */
   stageQueued(delta: number): void;

@@ -18,8 +18,7 @@ export interface WorkerInit {
   cacheDir?: string;
   engine?: 'tfjs-node' | 'wasm' | 'cpu';
   clockOffsetMs: number;
-  /** null where the bound is unknown (Infinity does not survive JSON). */
-  clockUncertaintyMs: number | null;
+  clockUncertaintyMs: number;
   logLevel: string;
   debugJson: boolean;
 }
@@ -29,7 +28,7 @@ export type CallOp = 'claim' | 'complete' | 'release' | 'sendDelay' | 'receiveDe
 export type ParentMessage =
   | { type: 'init'; init: WorkerInit }
   | { type: 'reply'; id: number; value: unknown }
-  | { type: 'clock'; offsetMs: number; uncertaintyMs: number | null }
+  | { type: 'clock'; offsetMs: number; uncertaintyMs: number }
   | { type: 'profile'; id: number; name: string; fused: boolean; runs: number }
   | { type: 'stop' };
 

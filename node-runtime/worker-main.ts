@@ -22,9 +22,9 @@ class IpcServices implements DeviceServices {
   offset: number;
   uncertainty: number;
 
-  constructor(offset: number, uncertainty: number | null) {
+  constructor(offset: number, uncertainty: number) {
     this.offset = offset;
-    this.uncertainty = fromIpcBound(uncertainty);
+    this.uncertainty = uncertainty;
   }
 
   private call<T>(op: CallOp, ...args: unknown[]): Promise<T> {
@@ -50,11 +50,6 @@ class IpcServices implements DeviceServices {
   clockUncertaintyMs(): number { return this.uncertainty; }
   stageQueued(delta: number): void { send({ type: 'queued', delta }); }
   stageBusy(busy: boolean): void { send({ type: 'busy', busy }); }
-}
-
-/** IPC carries JSON, where Infinity (no clock exchange yet) arrives as null. */
-function fromIpcBound(v: number | null): number {
-  return v === null || !Number.isFinite(v) ? Infinity : v;
 }
 
 let services: IpcServices | undefined;
@@ -94,7 +89,7 @@ process.on('message', (raw) => {
     case 'clock':
       if (services) {
         services.offset = msg.offsetMs;
-        services.uncertainty = fromIpcBound(msg.uncertaintyMs);
+        services.uncertainty = msg.uncertaintyMs;
       }
       break;
     case 'profile': {

@@ -137,7 +137,7 @@ export class WorkerPool {
     const c = this.device.config;
     const init: WorkerInit = {
       deviceId: c.id, workerId: f.handle.workerId, brokerUrl: c.brokerUrl, speed: c.speed, power: this.device.power,
-      models: c.models, dataSources: [...c.dataSources.entries()], dataDir: c.dataDir, clockOffsetMs: this.device.clockOffsetMs(), clockUncertaintyMs: ipcBound(this.device.clockUncertaintyMs()),
+      models: c.models, dataSources: [...c.dataSources.entries()], dataDir: c.dataDir, clockOffsetMs: this.device.clockOffsetMs(), clockUncertaintyMs: this.device.clockUncertaintyMs(),
       logLevel: this.log.level, debugJson: c.debugJson ?? false,
       ...(c.username !== undefined ? { username: c.username } : {}), ...(c.password !== undefined ? { password: c.password } : {}),
       ...(c.ca !== undefined ? { ca: c.ca } : {}), ...(c.cacheDir !== undefined ? { cacheDir: c.cacheDir } : {}),
@@ -213,7 +213,7 @@ export class WorkerPool {
   }
 
   broadcastClock(offsetMs: number, uncertaintyMs: number): void {
-    const msg: ParentMessage = { type: 'clock', offsetMs, uncertaintyMs: ipcBound(uncertaintyMs) };
+    const msg: ParentMessage = { type: 'clock', offsetMs, uncertaintyMs };
     for (const f of this.forks) if (f.child?.connected) f.child.send(msg);
   }
 
@@ -240,8 +240,4 @@ export class WorkerPool {
       else child.kill('SIGTERM');
     })));
   }
-}
-
-function ipcBound(ms: number): number | null {
-  return Number.isFinite(ms) ? ms : null;
 }

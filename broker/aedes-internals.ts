@@ -12,7 +12,14 @@
  *   authentication (aedes stores it before it is ever authorised);
  * - `broker.publish`: wrapped on the instance so a publish refused by the ACL is
  *   acknowledged and dropped (MQTT 3.1.1 has no negative PUBACK) instead of aedes's
- *   only alternative, closing the connection.
+ *   only alternative, closing the connection;
+ * - `client.conn` (`connectionOf`), written to directly for the CONNACKs of
+ *   connect-rules.ts, before aedes has answered anything on that connection;
+ * - the order of aedes's CONNECT handling: `preConnect` runs before aedes reads
+ *   `packet.clientId` (connect-rules.ts assigns empty ids by setting it) and before
+ *   anything of the session is touched (so a refusal there leaves no trace);
+ * - `client.duplicates`, `client.deliver0` and `client.deliverQoS`: aedes's duplicate
+ *   filter, replaced by an exact one (`dedupeDeliveriesExactly`, which says why).
  */
 import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
@@ -32,7 +39,21 @@ interface ClientInternals {
   conn: Duplex;
   closed: boolean;
   connected: boolean;
+  duplicates: Record<string, number>;
+  deliver0: Deliver;
+  deliverQoS: Deliver;
 }
+
+/** What aedes hands a client's delivery functions: a publish numbered by the broker that emitted it. */
+interface DeliveredPacket {
+  /** The emitting broker instance; null for retained messages sent on SUBSCRIBE (never deduplicated). */
+  brokerId?: string | null;
+  /** That broker's number for the publish, given when the publish started. */
+  brokerCounter?: number;
+  qos?: number;
+}
+
+type Deliver = (packet: DeliveredPacket, done: () => void) => void;
 
 /** A packet as the parser emits it; only the fields we read. */
 export interface ParsedPacket {
@@ -118,5 +139,64 @@ export function dropRefusedPublishes(broker: Aedes, isRefused: (packet: PublishP
     }
     const callback = typeof client === 'function' ? client : done;
     if (callback) setImmediate(callback);
+  };
+}
+
+/** aedes's per-client high-water marks, always empty: its own duplicate check then never drops anything. */
+const NOTHING_SEEN: Record<string, number> = new Proxy(Object.create(null) as Record<string, number>, {
+  get: () => undefined,
+  set: () => true,
+  deleteProperty: () => true,
+});
+
+/** Deliveries remembered per client. The copies of one publish arrive back to back (see below), so a few are plenty. */
+const REMEMBERED_DELIVERIES = 8;
+
+/**
+ * Replaces aedes's duplicate filter for one client by an exact one, before the client's
+ * CONNECT is handled (its subscriptions capture these functions).
+ *
+ * aedes 1.2 numbers a publish (brokerId, brokerCounter) when the publish starts, and drops a
+ * delivery to a client as a duplicate when its number is not above the highest that client
+ * was sent (`dedupe` in aedes/lib/client.js). That assumes publishes are emitted in the order
+ * they were numbered, which they are not: a QoS 1 publish is stored for every persistent
+ * subscriber first (with Redis, one round trip per subscriber), a retained one is stored, a
+ * QoS 0 one is emitted at once. So a result with three persistent subscribers was overtaken by
+ * a plan with one, and the result was then silently dropped for every client subscribed to
+ * both (it stayed queued in the session, delivered only at the next reconnect). Upstream:
+ * moscajs/aedes#955, #994.
+ *
+ * What the filter is for is one delivery per publish when several of a client's subscriptions
+ * match it. mqemitter calls all matching listeners of one publish in one synchronous loop, each
+ * with its own copy of the packet, so those copies reach the client back to back: a copy is a
+ * delivery whose number was among the last few this client was sent. Packets without a broker
+ * id (retained messages sent on SUBSCRIBE) pass, as they do in aedes.
+ */
+export function dedupeDeliveriesExactly(client: Client): void {
+  const c = internalsOf(client);
+  c.duplicates = NOTHING_SEEN;
+  const ids: Array<string | undefined> = new Array<string | undefined>(REMEMBERED_DELIVERIES).fill(undefined);
+  const counters: number[] = new Array<number>(REMEMBERED_DELIVERIES).fill(0);
+  let next = 0;
+  const isCopy = (packet: DeliveredPacket): boolean => {
+    const id = packet.brokerId;
+    const counter = packet.brokerCounter;
+    if (!id || counter === undefined) return false;
+    for (let i = 0; i < REMEMBERED_DELIVERIES; i++) if (counters[i] === counter && ids[i] === id) return true;
+    ids[next] = id;
+    counters[next] = counter;
+    next = (next + 1) % REMEMBERED_DELIVERIES;
+    return false;
+  };
+  const deliver0 = c.deliver0;
+  const deliverQoS = c.deliverQoS;
+  c.deliver0 = (packet, done) => {
+    if (isCopy(packet)) setImmediate(done);
+    else deliver0(packet, done);
+  };
+  c.deliverQoS = (packet, done) => {
+    // aedes hands a QoS 0 packet on to `client.deliver0` (the function above), which checks it.
+    if (packet.qos !== 0 && isCopy(packet)) setImmediate(done);
+    else deliverQoS(packet, done);
   };
 }

@@ -7,8 +7,9 @@ import type { Duplex } from 'node:stream';
 import { Aedes, type Client } from 'aedes';
 import { pino, type Logger } from 'pino';
 import { EdgeweaveError } from '../schemas/errors.ts';
-import { checkAedesVersion, guardParser, observePackets } from './aedes-internals.ts';
+import { checkAedesVersion, dedupeDeliveriesExactly, guardParser, observePackets } from './aedes-internals.ts';
 import type { AuthFile } from './auth-file.ts';
+import { installConnectRules, ProtocolLevelScanner, refuseProtocolLevel } from './connect-rules.ts';
 import { listenMqtt, listenWebSocket, type HttpHandler, type Listener, type TlsOptions } from './listeners.ts';
 import { maxRemainingBytesFor, PacketSizeScanner } from './packet-size-guard.ts';
 import { createPersistence, type PersistenceSpec } from './persistence.ts';
@@ -87,6 +88,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
   }
   const shares = new SharedSubscriptions(broker, log, options.shared ?? {});
   const security = installSecurity(broker, { auth: options.auth ?? null, maxPayloadBytes, shares, log });
+  installConnectRules(broker, log);
 
   broker.on('clientReady', (client) => {
     log.debug({ clientId: client.id, user: security.userOf(client) }, 'client connected');
@@ -99,10 +101,18 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
 
   const handle = (conn: Duplex, req?: IncomingMessage): void => {
     const client: Client = broker.handle(conn, req);
+    dedupeDeliveriesExactly(client);
+    const levels = new ProtocolLevelScanner();
     const scanner = new PacketSizeScanner(maxRemainingBytes);
     let refused = false;
     guardParser(client, (chunk) => {
       if (refused) return false;
+      const level = levels.scan(chunk);
+      if (level !== null) {
+        refused = true;
+        refuseProtocolLevel(conn, level, log);
+        return false;
+      }
       const oversized = scanner.scan(chunk);
       if (oversized === null) return true;
       refused = true;

@@ -109,6 +109,9 @@ export async function runBench(options: BenchOptions): Promise<void> {
     process.stdout.write(`${CARS} cars x ${RATE_PER_CAR} MobileNetV2 jobs/s for ${durationMs / 1000} s, plus VGG16 at 0.2 jobs/s; edge1 (speed 0.5, 2 workers), cloud1 (speed 1, 2 workers)\n\n`);
     line('jobs submitted', String(all.length));
     line('jobs lost (not OK)', String(lost));
+    // A result of an attempt past a submission's first means the planner planned the job again.
+    const replanned = all.filter((o) => o.result.status === JobStatus.JOB_STATUS_OK && o.result.attempt % 256 !== 1).length;
+    line('jobs re-planned / submitted again by origins', `${replanned} / ${clients.reduce((s, c) => s + c.resubmitted, 0)}`);
     line('throughput (jobs completed / s)', ((all.length - lost) / wallS).toFixed(2));
     line('MobileNetV2 unloaded p50 ms', pct(unloaded, 0.5).toFixed(0));
     line('MobileNetV2 loaded p50 / p95 / p99 ms', `${pct(ok, 0.5).toFixed(0)} / ${pct(ok, 0.95).toFixed(0)} / ${pct(ok, 0.99).toFixed(0)}`);

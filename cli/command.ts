@@ -10,7 +10,11 @@ export interface CommandContext {
   positionals: string[];
   log: Logger;
   stdout: NodeJS.WritableStream;
-  /** Resolves when SIGINT/SIGTERM arrives; long-running commands await it and close cleanly. */
+  /**
+   * Resolves when SIGINT/SIGTERM arrives; long-running commands await it and close cleanly, within
+   * 4 s (then the process exits by force; a second signal exits at once). A command that never
+   * reads it exits on the first signal.
+   */
   stopSignal: Promise<NodeJS.Signals>;
 }
 

@@ -11,13 +11,13 @@ import { pino } from 'pino';
 import { Transport, type IncomingMessage } from '../transport/mqtt-transport.ts';
 import { ClockOffsetEstimator } from './clock.ts';
 import {
-  JobRequest, JobResult, JobPlan, StageReport, DeviceStatus, ClockPing, ClockPong, JobStatus, Encoding, Tensor, PlannerStatus,
+  JobRequest, JobResult, JobPlan, StageReport, DeviceStatus, ClockPing, ClockPong, JobStatus, Encoding, Tensor, PlannerStatus, PlannerState,
   type JobRequestInit, type JobResultInit, type TensorInit,
 } from '../schemas/generated/edgeweave.ts';
 import { decodeTensor, encodeTensor, maxDeviation, type TensorData } from '../schemas/tensor-codec.ts';
 import { PlannerKeyRing } from '../schemas/capability.ts';
 import type { Tensor as TfTensor } from '@tensorflow/tfjs';
-import { topics, filters, parseTopic } from '../schemas/topics.ts';
+import { topics, filters, parseTopic, assertValidId } from '../schemas/topics.ts';
 import { EdgeweaveError } from '../schemas/errors.ts';
 
 export interface JobClientOptions {
@@ -37,6 +37,12 @@ export interface JobClientOptions {
   checkLossy?: boolean;
   /** Submit again when no plan has come this long after submitting (default 5000 ms). */
   retryAfterMs?: number;
+  /**
+   * Once planned, a job is kept alive by its planner; the origin submits it again only when that
+   * planner goes offline or restarts, or after this long without a sign of life (default: the
+   * longer of 30 s and ten times the predicted latency).
+   */
+  silenceAfterPlanMs?: number;
   log?: Logger;
 }
 
@@ -60,12 +66,16 @@ interface Pending {
   /** This client's clock at the job's last sign of life (submitted, planned, a stage reported). */
   lastActivityAtMs: number;
   plan: JobPlan | undefined;
+  /** The incarnation of the planner that planned it, when the plan came. */
+  plannerIncarnation: string;
   reports: StageReport[];
   resolve: (o: JobOutcome) => void;
   timer: NodeJS.Timeout | undefined;
 }
 
 export const DEFAULT_TIMEOUT_MS = 120_000;
+/** A planner that said OFFLINE has this long to be back, as the same incarnation, before its jobs are submitted again. */
+export const PLANNER_GRACE_MS = 3000;
 
 export class JobClient {
   private readonly pending = new Map<string, Pending>();
@@ -78,6 +88,8 @@ export class JobClient {
   originStatus: DeviceStatus | undefined;
 
   private readonly keys = new PlannerKeyRing();
+  /** Planners as their retained statuses say: online, and which incarnation. */
+  private readonly planners = new Map<string, { online: boolean; incarnation: string }>();
 
   private constructor(
     private readonly transport: Transport,
@@ -85,6 +97,7 @@ export class JobClient {
     private readonly log: Logger,
     private readonly checkLossy: boolean,
     private readonly retryAfterMs: number,
+    private readonly silenceAfterPlanMs: number | undefined,
   ) {}
 
   static async connect(options: JobClientOptions): Promise<JobClient> {
@@ -97,16 +110,10 @@ export class JobClient {
     if (options.password !== undefined) conn.password = options.password;
     if (options.ca !== undefined) conn.ca = options.ca;
     const transport = await Transport.connect(conn);
-    const client = new JobClient(transport, options.origin, log, options.checkLossy ?? false, options.retryAfterMs ?? 5000);
-    await transport.subscribe(filters.allPlannerStatus(), 1, (m) => {
-      try {
-        const s = PlannerStatus.decode(m.payload);
-        client.keys.update(s.plannerId, s.publicKey);
-      } catch {
-        // not a planner status: ignore
-      }
-    });
+    const client = new JobClient(transport, options.origin, log, options.checkLossy ?? false, options.retryAfterMs ?? 5000, options.silenceAfterPlanMs);
+    await transport.subscribe(filters.allPlannerStatus(), 1, (m) => client.onPlannerStatus(m));
     await transport.subscribe(filters.jobResults(options.origin), 1, (m) => client.onResult(m));
+    await transport.subscribe(filters.jobRejections(options.origin), 1, (m) => client.onRejected(m));
     await transport.subscribe(filters.jobPlans(options.origin), 1, (m) => client.onPlan(m));
     await transport.subscribe(filters.jobReports(options.origin), 1, (m) => client.onReport(m));
     await transport.subscribe(topics.clockPong(options.origin), 0, (m) => client.onPong(m));
@@ -143,6 +150,7 @@ export class JobClient {
    */
   async submit(init: Omit<JobRequestInit, 'originDevice'>): Promise<JobOutcome> {
     const jobId = init.jobId && init.jobId !== '' ? init.jobId : `${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
+    assertValidId('job', jobId);
     if (this.pending.has(jobId) || this.done.has(jobId)) throw new EdgeweaveError('E_CONFIG', `job id ${jobId} was already used by this client`);
     const timeoutMs = init.timeoutMs && init.timeoutMs > 0 ? init.timeoutMs : DEFAULT_TIMEOUT_MS;
     const submittedAtMs = Date.now();
@@ -151,7 +159,7 @@ export class JobClient {
       const reports: StageReport[] = [];
       this.reports.set(jobId, reports);
       if (this.reports.size > 2000) this.reports.delete(this.reports.keys().next().value as string);
-      const p: Pending = { request, submittedAtMs, resubmissions: 0, retry: undefined, lastActivityAtMs: submittedAtMs, plan: undefined, reports, resolve, timer: undefined };
+      const p: Pending = { request, submittedAtMs, resubmissions: 0, retry: undefined, lastActivityAtMs: submittedAtMs, plan: undefined, plannerIncarnation: '', reports, resolve, timer: undefined };
       p.timer = setTimeout(() => void this.timedOut(jobId, timeoutMs), timeoutMs);
       this.pending.set(jobId, p);
     });
@@ -171,15 +179,16 @@ export class JobClient {
   }
 
   /**
-   * Submits the job again when it shows no sign of life (a planner or broker lost it): before
-   * any plan, after `retryAfterMs` of silence; once planned, after three times the predicted
-   * latency without a plan, a stage report or a result. A slow job that keeps reporting is not
-   * submitted again, so it does not run twice.
+   * Submits the job again when nobody keeps it alive. Before any plan: after `retryAfterMs` of
+   * silence (the submission or its planner may be lost). Once planned, its planner watches its
+   * progress and re-plans it when it is stuck, so the origin does not: it submits again only when
+   * that planner goes offline or restarts (`onPlannerStatus`), or after a long silence
+   * (`silenceAfterPlanMs`). A job queued behind others is not submitted twice.
    */
   private armRetry(jobId: string, p: Pending): void {
     if (p.retry) clearTimeout(p.retry);
     const predicted = p.plan?.predictedLatencyMs ?? 0;
-    const wait = predicted > 0 ? Math.max(this.retryAfterMs, 3 * predicted + 2000) : this.retryAfterMs;
+    const wait = p.plan ? (this.silenceAfterPlanMs ?? Math.max(30_000, 10 * predicted)) : this.retryAfterMs;
     const quietFor = Date.now() - p.lastActivityAtMs;
     p.retry = setTimeout(() => {
       if (!this.pending.has(jobId)) return;
@@ -187,13 +196,62 @@ export class JobClient {
         this.armRetry(jobId, p);
         return;
       }
-      p.resubmissions++;
-      this.log.info({ jobId, resubmission: p.resubmissions }, 'no result yet: submitting the job again');
-      void this.transport.publish(topics.jobSubmit(this.origin), JobRequest.encode({ ...p.request, resubmission: p.resubmissions }), { qos: 1 }).catch(() => undefined);
-      p.lastActivityAtMs = Date.now();
-      this.armRetry(jobId, p);
+      this.resubmit(jobId, p, 'no sign of life');
     }, Math.max(50, wait - quietFor));
     p.retry.unref();
+  }
+
+  /** Submissions this client made again (nobody kept the job alive). */
+  get resubmitted(): number {
+    return this.resubmissionCount;
+  }
+
+  private resubmissionCount = 0;
+
+  private resubmit(jobId: string, p: Pending, why: string): void {
+    p.resubmissions++;
+    this.resubmissionCount++;
+    this.log.info({ jobId, resubmission: p.resubmissions, why }, 'submitting the job again');
+    void this.transport.publish(topics.jobSubmit(this.origin), JobRequest.encode({ ...p.request, resubmission: p.resubmissions }), { qos: 1 }).catch(() => undefined);
+    p.lastActivityAtMs = Date.now();
+    // The next planner starts over: until its plan comes, silence means the submission is lost.
+    p.plan = undefined;
+    this.armRetry(jobId, p);
+  }
+
+  /** A planner's retained status: its key, and whether the jobs it planned still have a keeper. */
+  private onPlannerStatus(m: IncomingMessage): void {
+    let s: PlannerStatus;
+    try {
+      s = PlannerStatus.decode(m.payload);
+    } catch {
+      return;
+    }
+    // Only a planner's own topic speaks for it (the broker's ACL lets planners alone publish there).
+    const topic = parseTopic(m.topic);
+    if (topic?.kind !== 'plannerStatus' || topic.plannerId !== s.plannerId) {
+      this.log.debug({ topic: m.topic, plannerId: s.plannerId }, 'planner status on another planner\'s topic ignored');
+      return;
+    }
+    this.keys.update(s.plannerId, s.publicKey);
+    const online = s.state === PlannerState.PLANNER_STATE_ONLINE;
+    this.planners.set(s.plannerId, { online, incarnation: s.incarnation });
+    // Restarted: it forgot its jobs. Offline: give it a moment — a broker restart or a link drop
+    // publishes its last will, and it is back ONLINE as the same incarnation in a second or two.
+    this.orphaned(s.plannerId, (p) => p.plannerIncarnation !== '' && online && s.incarnation !== p.plannerIncarnation, 'restarted');
+    if (!online) {
+      setTimeout(() => {
+        const now = this.planners.get(s.plannerId);
+        this.orphaned(s.plannerId, (p) => !now?.online || (p.plannerIncarnation !== '' && now.incarnation !== p.plannerIncarnation), 'went offline');
+      }, PLANNER_GRACE_MS).unref();
+    }
+  }
+
+  /** Submits again the pending jobs planned by `plannerId` that `lost` says nobody keeps any more. */
+  private orphaned(plannerId: string, lost: (p: Pending) => boolean, why: string): void {
+    for (const [jobId, p] of this.pending) {
+      if (p.plan?.plannerId === plannerId && lost(p)) this.resubmit(jobId, p, `its planner ${plannerId} ${why}`);
+    }
   }
 
   /** The deadline passed: run the job here when the request allows it, else report the timeout. */
@@ -216,7 +274,7 @@ export class JobClient {
 
   async close(): Promise<void> {
     for (const [jobId] of this.pending) {
-      this.finish(jobId, JobResult.create({ jobId, status: JobStatus.JOB_STATUS_FAILED, error: { code: 'E_TIMEOUT', message: 'the client closed before the result arrived' } }));
+      this.finish(jobId, JobResult.create({ jobId, status: JobStatus.JOB_STATUS_FAILED, error: { code: 'E_CANCELLED', message: 'the client closed before the result arrived' } }));
     }
     // The session was kept only for this client's jobs: end it at the broker too.
     await this.transport.close(false, { endSession: true });
@@ -236,7 +294,11 @@ export class JobClient {
 
   private onResult(m: IncomingMessage): void {
     const topic = parseTopic(m.topic);
-    if (topic?.kind !== 'jobResult' || !this.pending.has(topic.jobId)) return;
+    if (topic?.kind !== 'jobResult') return;
+    if (!this.pending.has(topic.jobId)) {
+      this.log.debug({ jobId: topic.jobId, known: this.done.has(topic.jobId) }, 'result of a job not pending here ignored');
+      return;
+    }
     let result: JobResult;
     try {
       result = JobResult.decode(m.payload);
@@ -245,7 +307,7 @@ export class JobClient {
       return;
     }
     if (result.jobId !== topic.jobId) return;
-    if (!this.keys.accepts(result.jobId, result.attempt, result.capability)) {
+    if (!this.keys.accepts(this.origin, result.jobId, result.attempt, result.capability)) {
       this.log.warn({ code: 'E_CAPABILITY', jobId: result.jobId, producedBy: result.producedBy }, 'job result refused: no valid capability');
       return;
     }
@@ -270,6 +332,20 @@ export class JobClient {
     this.finish(topic.jobId, result);
   }
 
+  /** A submission refused before its job id could name a topic: matched to a pending job by the id it echoes. */
+  private onRejected(m: IncomingMessage): void {
+    let result: JobResult;
+    try {
+      result = JobResult.decode(m.payload);
+    } catch (err) {
+      this.log.warn({ err, topic: m.topic }, 'malformed rejection ignored');
+      return;
+    }
+    if (!this.keys.accepts(this.origin, result.jobId, result.attempt, result.capability)) return;
+    this.log.warn({ jobId: result.jobId, code: result.error?.code, message: result.error?.message }, 'a submission of this origin was refused');
+    if (this.pending.has(result.jobId)) this.finish(result.jobId, result);
+  }
+
   private onPlan(m: IncomingMessage): void {
     const topic = parseTopic(m.topic);
     const jobId = topic?.kind === 'jobPlan' ? topic.jobId : '';
@@ -280,6 +356,7 @@ export class JobClient {
       p.lastActivityAtMs = Date.now();
       if (!p.plan || plan.attempt > p.plan.attempt) {
         p.plan = plan;
+        p.plannerIncarnation = this.planners.get(plan.plannerId)?.incarnation ?? '';
         this.armRetry(jobId, p);
       }
     } catch {

@@ -10,10 +10,10 @@ import { availableParallelism, totalmem } from 'node:os';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { Transport } from '../transport/mqtt-transport.ts';
-import { StageLedger } from './ledger.ts';
+import { ResultLedger, StageLedger } from './ledger.ts';
 import { LinkEmulator, loadTrace, type LinkSpec } from './link.ts';
 import { ClockOffsetEstimator } from './clock.ts';
-import type { DeviceServices } from './services.ts';
+import type { CommitOutcome, DeviceServices, ResultCommit } from './services.ts';
 import type { DataSourceSpec } from './data-sources.ts';
 import { WorkerPool, type ExecutorHandle } from './worker-pool.ts';
 import { deviceProfileOf } from './profiles.ts';
@@ -60,11 +60,16 @@ export interface DeviceConfig {
   debugJson?: boolean;
 }
 
+/** How long a stopping device waits for the broker to take its OFFLINE status (best effort). */
+const OFFLINE_STATUS_TIMEOUT_MS = 500;
+
 const ROLE: Record<DeviceRole, Role> = { iot: Role.ROLE_IOT, edge: Role.ROLE_EDGE, cloud: Role.ROLE_CLOUD };
 const RADIO: Record<RadioKind, Radio> = { wifi: Radio.RADIO_WIFI, lte: Radio.RADIO_LTE, '3g': Radio.RADIO_3G, wired: Radio.RADIO_WIRED };
 
 export class Device implements DeviceServices {
   readonly ledger = new StageLedger();
+  /** Jobs whose result this device sent (one result per job, whatever the attempt). */
+  readonly results = new ResultLedger();
   readonly clock = new ClockOffsetEstimator();
   readonly power: DevicePower;
   readonly incarnation = randomBytes(6).toString('hex');
@@ -96,10 +101,16 @@ export class Device implements DeviceServices {
     if (c.password !== undefined) options.password = c.password;
     if (c.ca !== undefined) options.ca = c.ca;
     this.transport = await Transport.connect(options);
-    this.transport.client.on('connect', () => { void this.publishStatus(); });
+    // A stop that came while connecting found no transport to close.
+    if (this.stopping) {
+      await this.transport.close();
+      return;
+    }
+    this.transport.onReconnect(() => { void this.publishStatus(); });
     await this.transport.subscribe(topics.clockPong(c.id), 0, (m) => this.onPong(m.payload));
     this.pool = new WorkerPool(this, this.log);
     await this.pool.start();
+    if (this.stopping) return;
     await this.publishStatus();
     this.heartbeat = setInterval(() => { void this.publishStatus(); }, c.heartbeatMs);
     this.heartbeat.unref();
@@ -108,19 +119,25 @@ export class Device implements DeviceServices {
     this.log.info({ workers: c.workers, speed: c.speed, link: c.link ?? 'none', engine: this.pool.engine }, 'device online');
   }
 
-  /** Stops cleanly: executors finish, the status says OFFLINE. */
+  /**
+   * Stops cleanly, within about 4 s whether the broker is there or not: executors finish (each
+   * within its bound), the status says OFFLINE. The OFFLINE status is sent only while connected
+   * and waited for briefly; when the broker has not taken it, the connection is dropped rather
+   * than closed, so the broker (if it is there) publishes the last will, which says the same.
+   * Also stops a device that is still starting: the start gives up at its next step.
+   */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.clockTimer) clearInterval(this.clockTimer);
     await this.pool?.stop();
-    try {
-      await this.transport?.publish(topics.deviceStatus(this.config.id), DeviceStatus.encode(this.status(DeviceState.DEVICE_STATE_OFFLINE)), { qos: 1, retain: true });
-    } catch (err) {
-      this.log.debug({ err }, 'offline status not sent');
-    }
-    await this.transport?.close();
+    const transport = this.transport;
+    if (!transport) return;
+    const offline = DeviceStatus.encode(this.status(DeviceState.DEVICE_STATE_OFFLINE));
+    const sent = await transport.publishBestEffort(topics.deviceStatus(this.config.id), offline, { qos: 1, retain: true }, OFFLINE_STATUS_TIMEOUT_MS);
+    if (!sent) this.log.debug('offline status not sent; leaving it to the last will');
+    await transport.close(!sent);
   }
 
   /** The executors, for tests. */
@@ -222,6 +239,23 @@ export class Device implements DeviceServices {
 
   async complete(key: string): Promise<void> {
     this.ledger.complete(key);
+  }
+
+  async commitResult(commit: ResultCommit): Promise<CommitOutcome> {
+    if (this.ledger.isDone(commit.key)) return 'duplicate';
+    this.ledger.complete(commit.key);
+    const first = commit.result !== undefined && this.results.claim(commit.job, commit.attempt);
+    const send = first || (commit.result !== undefined && commit.resend === true);
+    if (commit.result !== undefined && !send) {
+      this.log.info({ job: commit.job.replace('\u0000', '/'), attempt: commit.attempt, sent: this.results.sentAttempt(commit.job) }, 'result of another attempt already sent by this device');
+    }
+    // One connection, the report first: a subscriber of both sees the stage done before the result.
+    const t = this.transport;
+    if (t) {
+      void t.publish(commit.reportTopic, commit.report, { qos: 1 }).catch((err: unknown) => this.log.debug({ err }, 'report not sent'));
+      if (send) void t.publish(commit.resultTopic, commit.result!, { qos: 1 }).catch((err: unknown) => this.log.warn({ err }, 'result not sent'));
+    }
+    return send ? 'sent' : 'suppressed';
   }
 
   async release(key: string): Promise<void> {

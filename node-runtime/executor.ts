@@ -9,11 +9,12 @@
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { Transport, type IncomingMessage } from '../transport/mqtt-transport.ts';
+import { settleWithin } from '../transport/settle-within.ts';
 import type { ModelHost} from './model-host.ts';
 import { runStageOnData } from './model-host.ts';
 import type { DeviceServices } from './services.ts';
 import { JoinBuffer, producerOf, type ArrivedInput, type CompleteJoin } from './join-buffer.ts';
-import { stageKey } from './ledger.ts';
+import { attemptPrefix, jobKey, stageKey } from './ledger.ts';
 import { buildJobResult } from './result.ts';
 import { loadLocalInput, type DataSources } from './data-sources.ts';
 import { AttemptTracker } from './attempts.ts';
@@ -23,13 +24,15 @@ import type { JobPlan } from '../schemas/generated/edgeweave.ts';
 import {
   Assignment, StageInput, StageReport, JobResult, StageStatus, PlannerStatus, Encoding, type StageSpec, type StageTimingInit, type StageTiming, type StageInputInit, type Route,
 } from '../schemas/generated/edgeweave.ts';
-import { topics, filters, parseTopic } from '../schemas/topics.ts';
+import { topics, filters, parseTopic, isValidId } from '../schemas/topics.ts';
 import { PlannerKeyRing } from '../schemas/capability.ts';
 import { decodeTensor, encodeTensor, encodingName, type TensorData, type DecodeLimits } from '../schemas/tensor-codec.ts';
 import { EdgeweaveError, toEdgeweaveError } from '../schemas/errors.ts';
 
 export interface ExecutorOptions {
   deviceId: string;
+  /** The device's incarnation (its DeviceStatus): stages planned for another one are refused. */
+  incarnation?: string;
   workerId: string;
   brokerUrl: string;
   username?: string;
@@ -98,11 +101,20 @@ export class Executor {
     this.log.info({ clientId: this.clientId }, 'executor ready');
   }
 
+  /**
+   * Stops within about 2 s (drain + the transport's CLOSE_GRACE_MS): the stage running and the
+   * messages in flight get `drainMs` to finish; past that they are abandoned. An abandoned stage
+   * input was not acknowledged, so the broker delivers it again, to another executor.
+   */
   async stop(): Promise<void> {
+    const drainMs = 1000;
     this.stopped = true;
     if (this.expiryTimer) clearInterval(this.expiryTimer);
-    await this.queue.catch(() => undefined);
-    await Promise.allSettled([...this.inFlight]);
+    const drained = (async () => {
+      await this.queue.catch(() => undefined);
+      await Promise.allSettled([...this.inFlight]);
+    })();
+    if (!(await settleWithin(drained, drainMs))) this.log.warn({ drainMs }, 'stopping with a stage or messages still in flight; the broker delivers unacknowledged inputs again');
     await this.transport?.close();
   }
 
@@ -127,16 +139,17 @@ export class Executor {
       return;
     }
     const { jobId, attempt, plan } = assignment;
-    if (!this.keys.accepts(jobId, attempt, assignment.capability)) {
+    const origin = plan?.originDevice ?? assignment.originDevice;
+    if (!this.keys.accepts(origin, jobId, attempt, assignment.capability)) {
       this.log.warn({ code: 'E_CAPABILITY', jobId, attempt }, 'assignment refused: no valid capability');
       return;
     }
     if (assignment.cancel) {
-      this.attempts.cancel(jobId, attempt);
-      for (const part of this.joins.dropJob(`${jobId}\u0000${attempt}\u0000`)) part.ack();
+      this.attempts.cancel(jobKey(origin, jobId), attempt);
+      for (const part of this.joins.dropJob(attemptPrefix(origin, jobId, attempt))) part.ack();
       return;
     }
-    if (!plan || !this.attempts.observe(jobId, attempt)) return;
+    if (!plan || !this.attempts.observe(jobKey(origin, jobId), attempt)) return;
     // Pre-build this device's stages so the first input runs at once.
     for (const stage of plan.stages) {
       if (stage.deviceId !== this.options.deviceId) continue;
@@ -167,8 +180,11 @@ export class Executor {
     if (!plan || !stage) return refuse(new EdgeweaveError('E_STAGE', `stage input for ${jobId}/${stageId} names no stage of its plan`));
     if (plan.jobId !== jobId || plan.attempt !== attempt) return refuse(new EdgeweaveError('E_STAGE', 'stage input and its plan disagree on job or attempt'));
     if (stage.deviceId !== this.options.deviceId) return refuse(new EdgeweaveError('E_STAGE', `stage ${stageId} belongs to device ${stage.deviceId}, not ${this.options.deviceId}`));
-    if (!this.keys.accepts(jobId, attempt, input.capability)) return refuse(new EdgeweaveError('E_CAPABILITY', `stage input for ${jobId}/${stageId} from ${JSON.stringify(input.fromDevice)} carries no valid capability for attempt ${attempt}`));
-    if (!this.attempts.observe(jobId, attempt)) return refuse(new EdgeweaveError('E_STALE_ATTEMPT', `attempt ${attempt} of job ${jobId} was superseded`));
+    if (stage.deviceIncarnation !== '' && this.options.incarnation !== undefined && stage.deviceIncarnation !== this.options.incarnation) {
+      return refuse(new EdgeweaveError('E_STALE_ATTEMPT', `stage ${stageId} was planned for an earlier run of ${this.options.deviceId}, which restarted since`));
+    }
+    if (!this.keys.accepts(plan.originDevice, jobId, attempt, input.capability)) return refuse(new EdgeweaveError('E_CAPABILITY', `stage input for ${jobId}/${stageId} from ${JSON.stringify(input.fromDevice)} carries no valid capability for attempt ${attempt}`));
+    if (!this.attempts.observe(jobKey(plan.originDevice, jobId), attempt)) return refuse(new EdgeweaveError('E_STALE_ATTEMPT', `attempt ${attempt} of job ${jobId} was superseded`));
     const producer = producerOf(input);
     if (!stage.inputs.some((s) => producerOf(s) === producer)) {
       return refuse(new EdgeweaveError('E_STAGE', `stage ${stageId} expects no input from ${producer}`));
@@ -179,12 +195,15 @@ export class Executor {
         .then(() => message.ack(), (err: unknown) => this.log.warn({ err, jobId, stageId }, 'cannot hand a join input on')));
       return;
     }
-    const key = stageKey(jobId, attempt, stageId);
+    const key = stageKey(plan.originDevice, jobId, attempt, stageId);
     const receivedAtMs = Date.now();
     const bytes = message.payload.byteLength;
     const crossed = input.fromDevice !== this.options.deviceId;
     const delay = crossed ? this.options.services.receiveDelay(bytes) : Promise.resolve(0);
+    // In hand from now on (the device's status counts it), though still crossing the downlink.
+    this.options.services.stageQueued(1);
     this.track(delay.then((ms) => sleep(ms)).then(() => {
+      this.options.services.stageQueued(-1);
       if (this.stopped) return;
       const arrived: ArrivedInput = { message: input, arrivedAtMs: Date.now(), bytes, downMs: Date.now() - receivedAtMs, ack: () => message.ack() };
       const complete = this.joins.add(key, stage, arrived, receivedAtMs + (this.options.joinTimeoutMs ?? 120_000));
@@ -208,7 +227,7 @@ export class Executor {
     const { plan, stage, join, key } = work;
     const o = this.options;
     const services = o.services;
-    if (this.attempts.isSuperseded(plan.jobId, plan.attempt)) {
+    if (this.attempts.isSuperseded(jobKey(plan.originDevice, plan.jobId), plan.attempt)) {
       this.ackAll(join);
       return;
     }
@@ -267,16 +286,45 @@ export class Executor {
     this.stagesRun++;
     const trace = mergeTraces(join.parts.map((p) => p.message.trace));
     // Send on without waiting: the next stage may compute while these are in flight.
-    this.track(this.sendOutputs(plan, stage, outputs, timing, trace, join).then(
-      async () => {
-        await services.complete(key);
-        this.ackAll(join);
-      },
+    this.track(this.finishStage(work, outputs, timing, trace).then(
+      () => this.ackAll(join),
       async (err: unknown) => {
         log.warn({ err }, 'cannot send stage outputs');
         await services.release(key);
       },
     ));
+  }
+
+  /**
+   * Sends a stage's outputs on, then records it done and acknowledges its inputs. Outputs to
+   * other stages may go out twice (a worker killed before recording the stage done); their
+   * receivers run each stage once. A final stage's result and report are committed in the
+   * device instead, which sends them: a result goes out once, whoever dies when.
+   */
+  private async finishStage(work: RunnableStage, outputs: Map<string, TensorData>, timing: StageTimingInit, upstream: StageTiming[]): Promise<void> {
+    const { plan, stage, join, key } = work;
+    const services = this.options.services;
+    const { timing: finalTiming, trace } = await this.sendOutputs(plan, stage, outputs, timing, upstream, join);
+    const report = this.reportMessage(plan, stage.stageId, StageStatus.STAGE_STATUS_OK, finalTiming);
+    if (!stage.final) {
+      this.publishReport(plan, report);
+      await services.complete(key);
+      return;
+    }
+    const job = jobKey(plan.originDevice, plan.jobId);
+    let result: Uint8Array | undefined;
+    if (this.attempts.isSuperseded(job, plan.attempt)) {
+      // A newer attempt of the job is under way: its result will be the one.
+      this.log.info({ jobId: plan.jobId, attempt: plan.attempt }, 'result of a superseded attempt not sent');
+    } else {
+      result = await this.resultMessage(plan, outputs, trace, capabilityOf(join));
+    }
+    const outcome = await services.commitResult({
+      key, job, attempt: plan.attempt,
+      reportTopic: topics.jobReport(plan.originDevice, plan.jobId), report,
+      resultTopic: topics.jobResult(plan.originDevice, plan.jobId), ...(result ? { result } : {}), resend: plan.resendResult,
+    });
+    this.log.debug({ jobId: plan.jobId, stageId: stage.stageId, outcome }, 'result committed');
   }
 
   /** Tensors the stage needs, by name; model outputs received from other final stages pass through. */
@@ -300,9 +348,10 @@ export class Executor {
     return { tensors, passThrough };
   }
 
+  /** Sends the stage's outputs to the stages that take them; resolves when the broker has them all. */
   private async sendOutputs(
     plan: JobPlan, stage: StageSpec, outputs: Map<string, TensorData>, timing: StageTimingInit, upstream: StageTiming[], join: CompleteJoin,
-  ): Promise<void> {
+  ): Promise<{ timing: StageTimingInit; trace: StageTimingInit[] }> {
     const o = this.options;
     const transport = this.transport!;
     const offset = o.services.clockOffsetMs();
@@ -341,46 +390,49 @@ export class Executor {
       const payload = StageInput.encode({ ...init, emulatedUpMs: delayMs, trace });
       return sleep(delayMs).then(() => transport.publish(topic, payload, { qos: 1 }));
     });
-    if (stage.final) published.push(this.publishResult(plan, stage, outputs, trace, capabilityOf(join)));
     await Promise.all(published);
-    this.report(plan, stage.stageId, StageStatus.STAGE_STATUS_OK, finalTiming);
+    return { timing: finalTiming, trace };
   }
 
-  private async publishResult(plan: JobPlan, stage: StageSpec, outputs: Map<string, TensorData>, trace: StageTimingInit[], capability: Uint8Array): Promise<void> {
+  /** The job result of a final stage, encoded, once it has crossed the emulated uplink. */
+  private async resultMessage(plan: JobPlan, outputs: Map<string, TensorData>, trace: StageTimingInit[], capability: Uint8Array): Promise<Uint8Array> {
     const o = this.options;
-    if (this.attempts.isSuperseded(plan.jobId, plan.attempt)) {
-      // A newer attempt of the job is under way: its result will be the one.
-      this.log.info({ jobId: plan.jobId, attempt: plan.attempt }, 'result of a superseded attempt not sent');
-      return;
-    }
     const model = await o.modelHost.model(plan.model);
     const result = buildJobResult({ plan, outputs, trace, model, producedBy: o.deviceId, nowRefMs: Date.now() + o.services.clockOffsetMs() });
     const payload = JobResult.encode({ ...result, capability });
     const crosses = plan.originDevice !== o.deviceId;
     const delayMs = crosses ? await o.services.sendDelay(payload.byteLength) : 0;
     await sleep(delayMs);
-    await this.transport!.publish(topics.jobResult(plan.originDevice, plan.jobId), payload, { qos: 1 });
-    this.log.debug({ jobId: plan.jobId, stageId: stage.stageId }, 'result sent');
+    return payload;
   }
 
-  private report(plan: JobPlan, stageId: string, status: StageStatus, timing?: StageTimingInit, error?: EdgeweaveError): void {
-    const transport = this.transport;
-    if (!transport) return;
-    const payload = StageReport.encode({
+  private reportMessage(plan: JobPlan, stageId: string, status: StageStatus, timing?: StageTimingInit, error?: EdgeweaveError): Uint8Array {
+    return StageReport.encode({
       jobId: plan.jobId, attempt: plan.attempt, stageId, deviceId: this.options.deviceId, workerId: this.options.workerId,
       status, timing: timing ?? null, error: error ? { code: error.code, message: error.message } : null,
       sentAtMs: Date.now() + this.options.services.clockOffsetMs(),
     });
+  }
+
+  private publishReport(plan: JobPlan, payload: Uint8Array): void {
+    const transport = this.transport;
+    if (!transport) return;
+    // A plan from a malformed message may name no valid origin or job: nobody to report to.
+    if (!isValidId(plan.originDevice) || !isValidId(plan.jobId)) return;
     this.track(transport.publish(topics.jobReport(plan.originDevice, plan.jobId), payload, { qos: 1 }).catch((err: unknown) => {
       this.log.debug({ err }, 'report not sent');
     }));
+  }
+
+  private report(plan: JobPlan, stageId: string, status: StageStatus, timing?: StageTimingInit, error?: EdgeweaveError): void {
+    this.publishReport(plan, this.reportMessage(plan, stageId, status, timing, error));
   }
 
   private expireJoins(): void {
     for (const { key, parts } of this.joins.expire(Date.now())) {
       const first = parts[0]?.message;
       this.log.warn({ key: key.split('\u0000').join('/'), parts: parts.length }, 'partial join expired');
-      if (first?.plan) this.report(first.plan, first.stageId, StageStatus.STAGE_STATUS_FAILED, undefined, new EdgeweaveError('E_TIMEOUT', 'not every input of the stage arrived in time'));
+      if (first?.plan) this.report(first.plan, first.stageId, StageStatus.STAGE_STATUS_FAILED, undefined, new EdgeweaveError('E_JOIN_EXPIRED', 'not every input of the stage arrived in time'));
       for (const p of parts) p.ack();
     }
   }

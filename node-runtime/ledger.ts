@@ -1,16 +1,31 @@
 /**
  * Which stages a device has run: the idempotency record behind "every stage runs once".
- * A stage is identified by (job, attempt, stage). An executor claims a stage before it
- * runs it; a second claim of the same stage (a redelivery, a duplicate) is refused.
+ * A stage is identified by (origin, job, attempt, stage). An executor claims a stage before
+ * it runs it; a second claim of the same stage (a redelivery, a duplicate) is refused.
  * When an executor dies, its running claims are released, so the redelivered input can
  * run on another executor. Finished stages are remembered (bounded, oldest forgotten
  * first) long enough to recognise late duplicates.
+ *
+ * The ledger lives in the device process, never in a worker: it is the device's commit
+ * point. A final stage's result is committed here (the stage marked done and the result
+ * handed to the device's own connection in one step), so a worker killed after computing
+ * cannot make a stage's result go out twice; see docs/RELIABILITY.md.
  */
 
 export type ClaimOutcome = 'claimed' | 'running' | 'done';
 
-export function stageKey(jobId: string, attempt: number, stageId: string): string {
-  return `${jobId}\u0000${attempt}\u0000${stageId}`;
+/** A job across the fleet: job ids are unique per origin only. */
+export function jobKey(originId: string, jobId: string): string {
+  return `${originId}\u0000${jobId}`;
+}
+
+/** Prefix of every stage key of one attempt of a job. */
+export function attemptPrefix(originId: string, jobId: string, attempt: number): string {
+  return `${jobKey(originId, jobId)}\u0000${attempt}\u0000`;
+}
+
+export function stageKey(originId: string, jobId: string, attempt: number, stageId: string): string {
+  return `${attemptPrefix(originId, jobId, attempt)}${stageId}`;
 }
 
 export class StageLedger {
@@ -57,5 +72,28 @@ export class StageLedger {
 
   isDone(key: string): boolean {
     return this.done.has(key);
+  }
+}
+
+/**
+ * The jobs whose result a device has sent, whatever the attempt: one result per job leaves a
+ * device, even when two attempts of the job both end here. Bounded, oldest forgotten first.
+ */
+export class ResultLedger {
+  private readonly sent = new Map<string, number>();
+
+  constructor(private readonly remember = 200_000) {}
+
+  /** Records that `attempt` sends the job's result; false when one was sent already. */
+  claim(job: string, attempt: number): boolean {
+    if (this.sent.has(job)) return false;
+    this.sent.set(job, attempt);
+    if (this.sent.size > this.remember) this.sent.delete(this.sent.keys().next().value as string);
+    return true;
+  }
+
+  /** The attempt whose result went out, if any. */
+  sentAttempt(job: string): number | undefined {
+    return this.sent.get(job);
   }
 }

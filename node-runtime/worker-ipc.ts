@@ -5,6 +5,7 @@ import type { ErrorCode } from '../schemas/errors.ts';
 
 export interface WorkerInit {
   deviceId: string;
+  incarnation: string;
   workerId: string;
   brokerUrl: string;
   username?: string;
@@ -23,7 +24,7 @@ export interface WorkerInit {
   debugJson: boolean;
 }
 
-export type CallOp = 'claim' | 'complete' | 'release' | 'sendDelay' | 'receiveDelay';
+export type CallOp = 'claim' | 'complete' | 'commitResult' | 'release' | 'sendDelay' | 'receiveDelay';
 
 export type ParentMessage =
   | { type: 'init'; init: WorkerInit }

@@ -7,7 +7,7 @@ import { initEngine } from '../models/index.ts';
 import { ModelHost } from './model-host.ts';
 import { Executor } from './executor.ts';
 import { hostProfile, scaledModelProfile } from './profiles.ts';
-import type { DeviceServices } from './services.ts';
+import type { CommitOutcome, DeviceServices, ResultCommit } from './services.ts';
 import type { ChildMessage, ParentMessage, WorkerInit, CallOp } from './worker-ipc.ts';
 import { toEdgeweaveError } from '../schemas/errors.ts';
 import type { ClaimOutcome } from './ledger.ts';
@@ -43,6 +43,7 @@ class IpcServices implements DeviceServices {
 
   claim(key: string, workerId: string): Promise<ClaimOutcome> { return this.call('claim', key, workerId); }
   complete(key: string): Promise<void> { return this.call('complete', key); }
+  commitResult(commit: ResultCommit): Promise<CommitOutcome> { return this.call('commitResult', commit); }
   release(key: string): Promise<void> { return this.call('release', key); }
   sendDelay(bytes: number): Promise<number> { return this.call('sendDelay', bytes); }
   receiveDelay(bytes: number): Promise<number> { return this.call('receiveDelay', bytes); }
@@ -51,6 +52,9 @@ class IpcServices implements DeviceServices {
   stageQueued(delta: number): void { send({ type: 'queued', delta }); }
   stageBusy(busy: boolean): void { send({ type: 'busy', busy }); }
 }
+
+/** A worker exits this long after it was told to stop even if its executor's stop hangs (the executor bounds it at about 2 s). */
+const STOP_LIMIT_MS = 2500;
 
 let services: IpcServices | undefined;
 let executor: Executor | undefined;
@@ -65,7 +69,7 @@ async function start(config: WorkerInit): Promise<void> {
   await host.loadAll();
   services = new IpcServices(config.clockOffsetMs, config.clockUncertaintyMs);
   executor = new Executor({
-    deviceId: config.deviceId, workerId: config.workerId, brokerUrl: config.brokerUrl, modelHost: host, services,
+    deviceId: config.deviceId, incarnation: config.incarnation, workerId: config.workerId, brokerUrl: config.brokerUrl, modelHost: host, services,
     speed: config.speed, power: config.power, dataSources: new Map(config.dataSources), log, debugJson: config.debugJson,
     ...(config.username !== undefined ? { username: config.username } : {}), ...(config.password !== undefined ? { password: config.password } : {}),
     ...(config.ca !== undefined ? { ca: config.ca } : {}),
@@ -105,12 +109,23 @@ process.on('message', (raw) => {
       break;
     }
     case 'stop':
-      void (executor?.stop() ?? Promise.resolve()).finally(() => process.exit(0));
+      stopAndExit();
       break;
   }
 });
 
-process.on('disconnect', () => {
-  // The device process is gone: nothing supervises this worker any more.
-  void (executor?.stop() ?? Promise.resolve()).finally(() => process.exit(0));
-});
+let stopping = false;
+/** Stops the executor and exits, within STOP_LIMIT_MS whatever the executor does. */
+function stopAndExit(): void {
+  if (stopping) return;
+  stopping = true;
+  setTimeout(() => process.exit(1), STOP_LIMIT_MS);
+  void (executor?.stop() ?? Promise.resolve()).catch(() => undefined).finally(() => process.exit(0));
+}
+
+// The device process is gone: nothing supervises this worker any more.
+process.on('disconnect', stopAndExit);
+// A signal to the worker itself (or to the whole process group, as Ctrl-C in a terminal sends):
+// a clean stop too. The device, which got it as well, stops and waits for its workers.
+process.on('SIGTERM', stopAndExit);
+process.on('SIGINT', stopAndExit);

@@ -12,12 +12,17 @@ import { EdgeweaveError } from '../schemas/errors.ts';
 import type { WorkerInit, ChildMessage, ParentMessage } from './worker-ipc.ts';
 import type { DataSourceSpec } from './data-sources.ts';
 import type { ClaimOutcome } from './ledger.ts';
+import type { CommitOutcome, ResultCommit } from './services.ts';
 import type { DevicePower } from '../planner/core/types.ts';
 
 export interface ExecutorHandle {
   workerId: string;
   alive: boolean;
   pid: number | undefined;
+  /** Computing a stage right now (forked workers; the in-process one reports through its device). */
+  busy: boolean;
+  /** Stage inputs it holds (arriving or queued), as it last said. */
+  inHand: number;
   /** Stages run (in-process executor only; forked ones report through their stage reports). */
   stagesRun(): number;
   /** Kills a forked worker (tests); in-process: a no-op. */
@@ -48,10 +53,12 @@ export interface PoolHost {
     debugJson?: boolean;
   };
   readonly power: DevicePower;
+  readonly incarnation: string;
   clockOffsetMs(): number;
   clockUncertaintyMs(): number;
   claim(key: string, workerId: string): Promise<ClaimOutcome>;
   complete(key: string): Promise<void>;
+  commitResult(commit: ResultCommit): Promise<CommitOutcome>;
   release(key: string): Promise<void>;
   sendDelay(bytes: number): Promise<number>;
   receiveDelay(bytes: number): Promise<number>;
@@ -65,6 +72,25 @@ export interface PoolHost {
 const COMPILED = import.meta.url.endsWith('.js');
 const WORKER_MAIN = fileURLToPath(new URL(COMPILED ? './worker-main.js' : './worker-main.ts', import.meta.url));
 const WORKER_EXEC_ARGV = COMPILED ? [] : ['--import', 'tsx'];
+/** A worker told to stop is killed if it has not exited by then (it bounds its own stop at 2.5 s). */
+const WORKER_STOP_KILL_MS = 3000;
+
+/**
+ * Worker processes never outlive their device: whatever way this process exits (a forced exit
+ * after a stop that overran, a second signal, an uncaught error), the workers still running
+ * are killed on the way out. A worker also stops by itself when its IPC channel closes.
+ */
+const liveWorkers = new Set<ChildProcess>();
+let killOnExit = false;
+function superviseUntilExit(child: ChildProcess): void {
+  liveWorkers.add(child);
+  child.once('exit', () => liveWorkers.delete(child));
+  if (killOnExit) return;
+  killOnExit = true;
+  process.once('exit', () => {
+    for (const c of liveWorkers) c.kill('SIGKILL');
+  });
+}
 
 export class WorkerPool {
   private local: InProcess | undefined;
@@ -99,7 +125,7 @@ export class WorkerPool {
     for (let i = 0; i < c.workers; i++) {
       const f: Forked = { kind: 'fork', child: undefined, ready: false, restarts: 0, handle: undefined as unknown as ExecutorHandle };
       f.handle = {
-        workerId: `w${i}`, alive: false, pid: undefined, stagesRun: () => 0,
+        workerId: `w${i}`, alive: false, pid: undefined, busy: false, inHand: 0, stagesRun: () => 0,
         kill: (signal: NodeJS.Signals = 'SIGKILL') => { f.child?.kill(signal); },
       };
       this.forks.push(f);
@@ -117,16 +143,22 @@ export class WorkerPool {
     this.engine = info.name;
     const host = new ModelHost({ models: c.models, log: this.log, ...(c.cacheDir ? { cacheDir: c.cacheDir } : {}) });
     await host.loadAll();
+    // Stopped while starting: no executor (and no connection) to leave behind.
+    if (this.stopping) return;
     const executor = new Executor({
-      deviceId: c.id, workerId: 'w0', brokerUrl: c.brokerUrl, modelHost: host, services: this.device, speed: c.speed,
+      deviceId: c.id, incarnation: this.device.incarnation, workerId: 'w0', brokerUrl: c.brokerUrl, modelHost: host, services: this.device, speed: c.speed,
       power: this.device.power, dataSources: c.dataSources, log: this.log, debugJson: c.debugJson ?? false,
       ...(c.username !== undefined ? { username: c.username } : {}), ...(c.password !== undefined ? { password: c.password } : {}),
       ...(c.ca !== undefined ? { ca: c.ca } : {}),
     });
     await executor.start();
+    if (this.stopping) {
+      await executor.stop();
+      return;
+    }
     this.local = {
       kind: 'local',
-      handle: { workerId: 'w0', alive: true, pid: process.pid, stagesRun: () => executor.stagesRun, kill: () => undefined },
+      handle: { workerId: 'w0', alive: true, pid: process.pid, busy: false, inHand: 0, stagesRun: () => executor.stagesRun, kill: () => undefined },
       stop: () => executor.stop(),
       modelNames: () => host.names(),
       profile: async (name, fused, runs) => scaledModelProfile(await hostProfile(host, name, { dataDir: c.dataDir, fused, runs, log: this.log }), c.speed),
@@ -136,7 +168,7 @@ export class WorkerPool {
   private spawn(f: Forked): Promise<void> {
     const c = this.device.config;
     const init: WorkerInit = {
-      deviceId: c.id, workerId: f.handle.workerId, brokerUrl: c.brokerUrl, speed: c.speed, power: this.device.power,
+      deviceId: c.id, incarnation: this.device.incarnation, workerId: f.handle.workerId, brokerUrl: c.brokerUrl, speed: c.speed, power: this.device.power,
       models: c.models, dataSources: [...c.dataSources.entries()], dataDir: c.dataDir, clockOffsetMs: this.device.clockOffsetMs(), clockUncertaintyMs: this.device.clockUncertaintyMs(),
       logLevel: this.log.level, debugJson: c.debugJson ?? false,
       ...(c.username !== undefined ? { username: c.username } : {}), ...(c.password !== undefined ? { password: c.password } : {}),
@@ -144,6 +176,7 @@ export class WorkerPool {
       ...(c.engine !== undefined ? { engine: c.engine } : {}),
     };
     const child = fork(WORKER_MAIN, [], { execArgv: WORKER_EXEC_ARGV, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    superviseUntilExit(child);
     f.child = child;
     f.handle.pid = child.pid;
     return new Promise<void>((resolve, reject) => {
@@ -163,9 +196,11 @@ export class WorkerPool {
             void this.answer(child, msg);
             break;
           case 'busy':
+            f.handle.busy = msg.busy;
             this.device.stageBusy(msg.busy);
             break;
           case 'queued':
+            f.handle.inHand += msg.delta;
             this.device.stageQueued(msg.delta);
             break;
           case 'result': {
@@ -185,6 +220,11 @@ export class WorkerPool {
       child.on('exit', (code, signal) => {
         f.handle.alive = false;
         f.ready = false;
+        // What the dead worker held no longer loads the device (the broker delivers it again).
+        if (f.handle.busy) this.device.stageBusy(false);
+        if (f.handle.inHand !== 0) this.device.stageQueued(-f.handle.inHand);
+        f.handle.busy = false;
+        f.handle.inHand = 0;
         this.device.workerLost(f.handle.workerId);
         if (this.stopping) return;
         this.log.warn({ workerId: f.handle.workerId, code, signal }, 'worker exited; restarting');
@@ -204,6 +244,7 @@ export class WorkerPool {
     switch (msg.op) {
       case 'claim': value = await d.claim(msg.args[0] as string, msg.args[1] as string); break;
       case 'complete': value = await d.complete(msg.args[0] as string); break;
+      case 'commitResult': value = await d.commitResult(msg.args[0] as ResultCommit); break;
       case 'release': value = await d.release(msg.args[0] as string); break;
       case 'sendDelay': value = await d.sendDelay(msg.args[0] as number); break;
       case 'receiveDelay': value = await d.receiveDelay(msg.args[0] as number); break;
@@ -228,13 +269,17 @@ export class WorkerPool {
     return (await result) as ModelProfileInit;
   }
 
+  /**
+   * Stops the executors, within about 3 s: the in-process one bounds its own stop; a worker
+   * process is told to stop and killed if it has not exited after WORKER_STOP_KILL_MS.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.local) await this.local.stop();
     await Promise.all(this.forks.map((f) => new Promise<void>((resolve) => {
       const child = f.child;
       if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), WORKER_STOP_KILL_MS);
       child.once('exit', () => { clearTimeout(timer); resolve(); });
       if (child.connected) child.send({ type: 'stop' } satisfies ParentMessage);
       else child.kill('SIGTERM');

@@ -52,12 +52,16 @@ function announcedLink(status: DeviceStatus): LinkSpec {
 export class DeviceRegistry {
   private readonly devices = new Map<string, DeviceRecord>();
 
-  /** Records a status; returns 'offline' when this status takes a live device offline. */
-  updateStatus(status: DeviceStatus, nowMs: number): 'online' | 'offline' | 'unchanged' {
+  /**
+   * Records a status; returns 'offline' when this status takes a live device offline, 'restarted'
+   * when a live device is back as a new incarnation (it lost what the old one held).
+   */
+  updateStatus(status: DeviceStatus, nowMs: number): 'online' | 'offline' | 'restarted' | 'unchanged' {
     const id = status.deviceId;
     const before = this.devices.get(id);
     const wasAlive = before ? this.isAlive(before, nowMs) : false;
-    if (!before || before.status.incarnation !== status.incarnation) {
+    const restarted = before !== undefined && before.status.incarnation !== status.incarnation;
+    if (!before || restarted) {
       const link = announcedLink(status);
       this.devices.set(id, { status, profile: before?.profile, seenAtMs: nowMs, loadFactor: 1, link, upCorrection: 1, measuredTransfers: 0, busy: before?.busy ?? [] });
     } else {
@@ -68,6 +72,7 @@ export class DeviceRegistry {
       else if (before.measuredTransfers === 0) before.link = announced;
     }
     const alive = this.isAlive(this.devices.get(id)!, nowMs);
+    if (wasAlive && alive && restarted) return 'restarted';
     if (wasAlive && !alive) return 'offline';
     if (!wasAlive && alive) return 'online';
     return 'unchanged';

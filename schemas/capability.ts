@@ -1,5 +1,5 @@
 /**
- * Capabilities: a planner signs (job, attempt) with its Ed25519 key; the signature travels in
+ * Capabilities: a planner signs (origin, job, attempt) with its Ed25519 key; the signature travels in
  * the assignments and stage inputs of that attempt (private topics) and in its result. A
  * receiver checks it against the public keys planners announce in their retained status, so
  * a device that is not part of a job cannot inject a stage input or forge its result.
@@ -27,12 +27,13 @@ export function plannerKeysFromPem(pem: string): PlannerKeys {
   return { privateKey, publicKeyRaw: new Uint8Array(der.subarray(der.length - 32)) };
 }
 
-function message(jobId: string, attempt: number): Buffer {
-  return Buffer.from(`edgeweave/v1 capability\n${jobId}\n${attempt}`, 'utf8');
+/** What is signed: job ids are unique per origin only, so the origin is part of it. */
+function message(originId: string, jobId: string, attempt: number): Buffer {
+  return Buffer.from(`edgeweave/v1 capability\n${originId}\n${jobId}\n${attempt}`, 'utf8');
 }
 
-export function signCapability(keys: PlannerKeys, jobId: string, attempt: number): Uint8Array {
-  return new Uint8Array(sign(null, message(jobId, attempt), keys.privateKey));
+export function signCapability(keys: PlannerKeys, originId: string, jobId: string, attempt: number): Uint8Array {
+  return new Uint8Array(sign(null, message(originId, jobId, attempt), keys.privateKey));
 }
 
 /** A raw 32-byte Ed25519 public key as a KeyObject; undefined when it is not one. */
@@ -45,10 +46,10 @@ export function publicKeyFromRaw(raw: Uint8Array): KeyObject | undefined {
   }
 }
 
-/** True when `capability` is a signature of (job, attempt) by one of `keys`. */
-export function verifyCapability(keys: Iterable<KeyObject>, jobId: string, attempt: number, capability: Uint8Array): boolean {
+/** True when `capability` is a signature of (origin, job, attempt) by one of `keys`. */
+export function verifyCapability(keys: Iterable<KeyObject>, originId: string, jobId: string, attempt: number, capability: Uint8Array): boolean {
   if (capability.byteLength !== 64) return false;
-  const msg = message(jobId, attempt);
+  const msg = message(originId, jobId, attempt);
   for (const key of keys) {
     try {
       if (verify(null, msg, key, capability)) return true;
@@ -74,7 +75,7 @@ export class PlannerKeyRing {
   }
 
   /** With no planner known yet nothing can be checked: true. Otherwise the signature must verify. */
-  accepts(jobId: string, attempt: number, capability: Uint8Array): boolean {
-    return this.byPlanner.size === 0 || verifyCapability(this.byPlanner.values(), jobId, attempt, capability);
+  accepts(originId: string, jobId: string, attempt: number, capability: Uint8Array): boolean {
+    return this.byPlanner.size === 0 || verifyCapability(this.byPlanner.values(), originId, jobId, attempt, capability);
   }
 }

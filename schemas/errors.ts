@@ -33,6 +33,9 @@ export const ERROR_CODES = {
   E_STALE_ATTEMPT: 'A message belongs to an attempt of a job that has been superseded.',
   E_TIMEOUT: 'A job did not complete before its deadline.',
   E_EXECUTION: 'A stage failed while running.',
+  E_NO_PROGRESS: 'A job stopped making progress and the planner gave up after its last re-plan.',
+  E_JOIN_EXPIRED: 'Not every input of a stage arrived in time; the stage was dropped.',
+  E_CANCELLED: 'The job client closed before the result arrived.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -57,7 +57,10 @@ export function defineMessage<T, TInit>(descriptor: object, typeName: string): M
     decode(bytes: Uint8Array): T {
       let decoded: protobuf.Message;
       try {
-        decoded = type.decode(bytes);
+        // Read through a plain Uint8Array view: protobufjs's Buffer reader cuts a string short at
+        // the end of the input instead of refusing it, so truncated messages would pass.
+        // (A plain view works in browsers too, where there is no Buffer.)
+        decoded = type.decode(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
         throw new EdgeweaveError('E_DECODE', `not a valid ${shortName} message (${bytes.byteLength} bytes): ${reason}`, { cause: err });

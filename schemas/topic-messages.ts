@@ -12,6 +12,7 @@ export const MESSAGE_OF_TOPIC: Readonly<Record<Exclude<TopicKind, 'debug'>, Mess
   deviceInbox: StageInput,
   workerInbox: StageInput,
   jobSubmit: JobRequest,
+  jobRejected: JobResult,
   jobPlan: JobPlan,
   jobReport: StageReport,
   jobResult: JobResult,

@@ -29,6 +29,7 @@ export type ParsedTopic =
   | { kind: 'deviceInbox'; deviceId: string }
   | { kind: 'workerInbox'; deviceId: string; workerId: string }
   | { kind: 'jobSubmit'; originId: string }
+  | { kind: 'jobRejected'; originId: string }
   | { kind: 'jobPlan'; originId: string; jobId: string }
   | { kind: 'jobReport'; originId: string; jobId: string }
   | { kind: 'jobResult'; originId: string; jobId: string }
@@ -50,6 +51,8 @@ export const topics = {
   workerInbox: (deviceId: string, workerId: string) =>
     `${TOPIC_ROOT}/devices/${id('device', deviceId)}/workers/${id('worker', workerId)}/inbox`,
   jobSubmit: (originId: string) => `${TOPIC_ROOT}/jobs/${id('origin', originId)}/submit`,
+  /** Answers to submissions whose job id cannot be a topic level (or could not be read at all). */
+  jobRejected: (originId: string) => `${TOPIC_ROOT}/jobs/${id('origin', originId)}/rejected`,
   jobPlan: (originId: string, jobId: string) => `${TOPIC_ROOT}/jobs/${id('origin', originId)}/${id('job', jobId)}/plan`,
   jobReport: (originId: string, jobId: string) => `${TOPIC_ROOT}/jobs/${id('origin', originId)}/${id('job', jobId)}/report`,
   jobResult: (originId: string, jobId: string) => `${TOPIC_ROOT}/jobs/${id('origin', originId)}/${id('job', jobId)}/result`,
@@ -75,6 +78,7 @@ export const filters = {
   sharedDeviceInbox: (deviceId: string) => `$share/${id('device', deviceId)}/${topics.deviceInbox(deviceId)}`,
   jobReports: (originId = '+') => `${TOPIC_ROOT}/jobs/${originId === '+' ? '+' : id('origin', originId)}/+/report`,
   jobResults: (originId = '+') => `${TOPIC_ROOT}/jobs/${originId === '+' ? '+' : id('origin', originId)}/+/result`,
+  jobRejections: (originId = '+') => `${TOPIC_ROOT}/jobs/${originId === '+' ? '+' : id('origin', originId)}/rejected`,
   jobPlans: (originId = '+') => `${TOPIC_ROOT}/jobs/${originId === '+' ? '+' : id('origin', originId)}/+/plan`,
   allClockPings: () => `${TOPIC_ROOT}/clock/+/ping`,
   allPlannerStatus: () => `${TOPIC_ROOT}/planners/+/status`,
@@ -117,6 +121,7 @@ export function parseTopic(topic: string): ParsedTopic | undefined {
       if (!ok(originId)) return undefined;
       const o = originId as string;
       if (l.length === 3 && l[2] === 'submit') return { kind: 'jobSubmit', originId: o };
+      if (l.length === 3 && l[2] === 'rejected') return { kind: 'jobRejected', originId: o };
       if (l.length !== 4 || !ok(l[2])) return undefined;
       const jobId = l[2] as string;
       switch (l[3]) {

@@ -16,6 +16,7 @@ import { pino } from 'pino';
 import { parseSharedFilter, parseTopic, topicMatches, topics } from '../schemas/topics.ts';
 import { MESSAGE_OF_TOPIC } from '../schemas/topic-messages.ts';
 import { EdgeweaveError } from '../schemas/errors.ts';
+import { settleWithin } from './settle-within.ts';
 
 export interface TransportOptions {
   url: string;
@@ -62,12 +63,20 @@ const DEFER_PUBACK = new Error('puback deferred');
 /** Messages held for a handler that has not subscribed yet: at most this many, this long. */
 const UNCLAIMED_LIMIT = 10_000;
 const UNCLAIMED_TTL_MS = 60_000;
+/**
+ * How long a graceful close may wait for the broker (acknowledgements of what is in flight, the
+ * DISCONNECT, the socket's end) before the connection is dropped. A broker that is gone or no
+ * longer answers would otherwise hold a stopping process for ever.
+ */
+export const CLOSE_GRACE_MS = 1000;
 
 export class Transport {
   private readonly subscriptions: Subscription[] = [];
   private readonly deferred = new WeakSet<IPublishPacket>();
   private connectionSeq = 0;
   private closed = false;
+  /** Rejects each publish still waiting for the broker; all of them fail when the transport closes. */
+  private readonly unsettled = new Set<(err: Error) => void>();
 
   private debugJson = false;
   private unclaimed: Array<{ message: IncomingMessage; atMs: number }> = [];
@@ -82,6 +91,7 @@ export class Transport {
       // Small messages (acks, reports) must not wait out Nagle's algorithm.
       (client.stream as { setNoDelay?: (v: boolean) => void } | undefined)?.setNoDelay?.(true);
       log.debug({ seq: this.connectionSeq }, 'connected');
+      if (this.connectionSeq > 1) for (const handler of this.reconnectHandlers) handler();
     });
     client.on('message', (topic, payload, packet) => this.dispatch(topic, payload, packet));
     client.handleMessage = (packet, callback) => {
@@ -139,6 +149,13 @@ export class Transport {
     return this.client.connected;
   }
 
+  private readonly reconnectHandlers: Array<() => void> = [];
+
+  /** Calls `handler` after every reconnect (after subscribing again): to announce oneself anew. */
+  onReconnect(handler: () => void): void {
+    this.reconnectHandlers.push(handler);
+  }
+
   /** Subscribes; resolves when the broker has granted it (rejects with E_ACL when refused). */
   async subscribe(filter: string, qos: 0 | 1, handler: MessageHandler, options: { manualAck?: boolean } = {}): Promise<void> {
     const match = parseSharedFilter(filter)?.filter ?? filter;
@@ -167,11 +184,35 @@ export class Transport {
     await this.client.unsubscribeAsync(filter);
   }
 
-  /** Publishes; resolves once the broker has it (PUBACK for QoS 1; written for QoS 0). */
+  /**
+   * Publishes; resolves once the broker has it (PUBACK for QoS 1; written for QoS 0). While
+   * disconnected the message waits for the next connection; if the transport closes first, the
+   * publish rejects (E_BROKER) instead of waiting for ever.
+   */
   async publish(topic: string, payload: Uint8Array, options: { qos: 0 | 1; retain?: boolean }): Promise<void> {
     const buffer = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-    await this.client.publishAsync(topic, buffer, { qos: options.qos, retain: options.retain ?? false });
+    await new Promise<void>((resolve, reject) => {
+      this.unsettled.add(reject);
+      this.client.publish(topic, buffer, { qos: options.qos, retain: options.retain ?? false }, (err) => {
+        this.unsettled.delete(reject);
+        if (err) reject(err);
+        else resolve();
+      });
+    });
     if (this.debugJson) this.mirror(topic, buffer, options.retain ?? false);
+  }
+
+  /**
+   * Best effort, for a last word before closing (an OFFLINE status): publishes only while
+   * connected, waits at most `timeoutMs`, never throws. Resolves true if the broker has it.
+   * (A publish made while disconnected would wait for a reconnection that a stop never sees.)
+   */
+  async publishBestEffort(topic: string, payload: Uint8Array, options: { qos: 0 | 1; retain?: boolean }, timeoutMs: number): Promise<boolean> {
+    if (this.closed || !this.client.connected) return false;
+    let sent = false;
+    const publishing = this.publish(topic, payload, options).then(() => { sent = true; }, (err: unknown) => this.log.debug({ err, topic }, 'not sent'));
+    await settleWithin(publishing, timeoutMs);
+    return sent;
   }
 
   /** The JSON twin of a published message, for people reading the topic tree (MQTT Explorer). */
@@ -188,24 +229,45 @@ export class Transport {
   }
 
   /**
-   * Disconnects. With `endSession`, a persistent session is also ended at the broker (a brief
-   * clean connection with the same client id), so nothing stays queued for a client that is gone.
+   * Disconnects, within about CLOSE_GRACE_MS whatever the broker does. Connected and not
+   * `force`: a clean DISCONNECT once what is in flight is acknowledged (the broker then drops the
+   * last will). Otherwise, or when that takes too long, the connection is dropped (the broker,
+   * if it is there, publishes the last will). Publishes still waiting for the broker reject.
+   * With `endSession`, a persistent session is also ended at the broker (a brief clean
+   * connection with the same client id), so nothing stays queued for a client that is gone.
    */
   async close(force = false, options: { endSession?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.client.endAsync(force);
-    const c = this.connectOptions;
-    if (options.endSession && c && c.opts.clean === false) {
-      const wipe = mqtt.connect(c.url, { ...c.opts, clean: true, reconnectPeriod: 0, will: undefined });
-      await new Promise<void>((resolve) => {
-        const done = (): void => resolve();
-        wipe.once('connect', done);
-        wipe.once('error', done);
-        wipe.once('close', done);
-      });
-      await wipe.endAsync(true).catch(() => undefined);
+    const wasConnected = this.client.connected;
+    if (force || !wasConnected) await this.drop();
+    else if (!(await settleWithin(this.client.endAsync(false), CLOSE_GRACE_MS))) {
+      this.log.debug({ graceMs: CLOSE_GRACE_MS }, 'the broker did not take the disconnect in time; dropping the connection');
+      await this.drop();
     }
+    const closed = new EdgeweaveError('E_BROKER', 'the connection was closed before the broker had the message');
+    for (const reject of this.unsettled) reject(closed);
+    this.unsettled.clear();
+    const c = this.connectOptions;
+    if (options.endSession && wasConnected && c && c.opts.clean === false) await this.endSession(c);
+  }
+
+  /** Ends the connection at once, even after a graceful end that is still waiting (MQTT.js then ignores end(true)). */
+  private async drop(): Promise<void> {
+    const ended = this.client.endAsync(true);
+    this.client.stream?.destroy();
+    await settleWithin(ended, CLOSE_GRACE_MS);
+  }
+
+  private async endSession(c: { url: string; opts: IClientOptions }): Promise<void> {
+    const connectTimeout = Math.min(c.opts.connectTimeout ?? CLOSE_GRACE_MS, CLOSE_GRACE_MS);
+    const wipe = mqtt.connect(c.url, { ...c.opts, clean: true, reconnectPeriod: 0, connectTimeout, will: undefined });
+    wipe.on('error', (err) => this.log.debug({ err }, 'session not ended at the broker'));
+    await settleWithin(new Promise<void>((resolve) => {
+      wipe.once('connect', () => resolve());
+      wipe.once('close', () => resolve());
+    }), connectTimeout);
+    await settleWithin(wipe.endAsync(true), CLOSE_GRACE_MS);
   }
 
   private dispatch(topic: string, payload: Buffer, packet: IPublishPacket): void {
@@ -241,7 +303,10 @@ export class Transport {
       try {
         s.handler(message);
       } catch (err) {
-        this.log.error({ err, topic: message.topic }, 'message handler threw');
+        // Acknowledged all the same: a message its handler cannot take would otherwise be held
+        // for ever, and a $share member with an unacknowledged message receives nothing more.
+        this.log.error({ err, topic: message.topic }, 'message handler threw; message acknowledged and dropped');
+        message.ack();
       }
     }
     if (!targets.some((s) => s.manualAck)) message.ack();

@@ -2,6 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { numberOption, stringOption, type Command, type CommandContext } from '../command.ts';
 import { DEFAULT_MAX_PAYLOAD_BYTES, parsePersistence, readAuthFile, startBroker, type BrokerOptions, type TlsOptions } from '../../broker/index.ts';
 import { EdgeweaveError } from '../../schemas/errors.ts';
+import { settleWithin } from '../../transport/settle-within.ts';
+
+/** Closing the listeners, the clients' connections and the persistence (Redis) may take this long on a stop. */
+const CLOSE_WITHIN_MS = 3000;
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3 };
 
@@ -100,7 +104,10 @@ export const command: Command = {
       : `mqtt: ${url}\n${wsUrl ? `websocket: ${wsUrl}\n` : ''}${dashboardUrl ? `dashboard: ${dashboardUrl}\n` : ''}`);
     const signal = await ctx.stopSignal;
     ctx.log.info({ signal }, 'shutting down');
-    await broker.close();
+    if (!(await settleWithin(broker.close(), CLOSE_WITHIN_MS))) {
+      ctx.log.warn({ withinMs: CLOSE_WITHIN_MS }, 'the broker did not close in time');
+      return 1;
+    }
     return 0;
   },
 };

@@ -1,6 +1,7 @@
 import { numberOption, stringOption, type Command } from '../command.ts';
 import { startDashboardServer } from '../../dashboard/index.ts';
 import { EdgeweaveError } from '../../schemas/errors.ts';
+import { settleWithin } from '../../transport/settle-within.ts';
 
 export const DEFAULT_DASHBOARD_BROKER = 'ws://127.0.0.1:9001/mqtt';
 
@@ -43,7 +44,11 @@ export const command: Command = {
     ctx.stdout.write(ctx.values['json'] === true ? JSON.stringify({ url: server.url, brokerUrl }) + '\n' : `dashboard: ${server.url}\nbroker: ${brokerUrl}\n`);
     const signal = await ctx.stopSignal;
     ctx.log.info({ signal }, 'shutting down');
-    await server.close();
+    // The server drops its open connections on close; bounded all the same.
+    if (!(await settleWithin(server.close(), 2000))) {
+      ctx.log.warn('the dashboard server did not close in time');
+      return 1;
+    }
     return 0;
   },
 };

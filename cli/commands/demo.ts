@@ -52,11 +52,15 @@ export const command: Command = {
       quick: ctx.values['quick'] === true, tls, dataDir, log: ctx.log,
       ...(models ? { models } : {}), ...(algorithms ? { algorithms } : {}),
       repeat: numberOption(ctx.values, 'repeat', 1, { min: 1, max: 1000, integer: true }),
-      progress: progressReporter(ctx.log, 'demo'),
+      progress: progressReporter(ctx.log, 'demo'), stop: ctx.stopSignal,
       onStarted: ({ dashboardUrl }) => {
         if (!json && dashboardUrl !== undefined) ctx.stdout.write(`dashboard: ${dashboardUrl}\n`);
       },
     });
+    if (result.interrupted && result.rows.length === 0) {
+      process.stderr.write('edgeweave demo: stopped before any job ran\n');
+      return 1;
+    }
     const files = writeDemoReports(result, dataDir);
     const figures = demoFigures(result.rows);
     if (json) ctx.stdout.write(JSON.stringify({ ...result, figures, files }, null, 2) + '\n');
@@ -64,9 +68,10 @@ export const command: Command = {
       ctx.stdout.write(demoTable(result.rows));
       ctx.stdout.write(`\nprediction error: median ${(figures.predictionErrorMedian * 100).toFixed(1)}%, p90 ${(figures.predictionErrorP90 * 100).toFixed(1)}%\n`);
       for (const [m, s] of Object.entries(figures.autoSpeedup)) ctx.stdout.write(`auto over local, ${m}: ${s.toFixed(2)}x\n`);
+      if (result.interrupted) ctx.stdout.write('\ninterrupted: the results are partial\n');
       ctx.stdout.write(`report: ${files.html}\n        ${files.json}\n`);
     }
     const failed = result.rows.filter((r) => r.status !== 'ok').length;
-    return failed > 0 ? 1 : 0;
+    return failed > 0 || result.interrupted ? 1 : 0;
   },
 };

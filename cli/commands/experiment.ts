@@ -53,10 +53,20 @@ export const command: Command = {
       else ctx.stdout.write(`${file}: a valid ${scenario.kind} scenario "${scenario.name}", ${what.jobs} jobs${scenario.kind === 'trajectory' ? ` over ${scenario.durationS.toFixed(0)} s of drive (${(scenario.durationS / scenario.timeScale).toFixed(0)} s replayed)` : ''}; results would go to ${outDir}\n`);
       return 0;
     }
-    const { result, files } = await runExperiment({
-      scenario, outDir, dataDir, log: ctx.log, progress: progressReporter(ctx.log, 'experiment'), stop: ctx.stopSignal,
-      ...(connection ? { connection } : {}),
-    });
+    let signalled = false;
+    void ctx.stopSignal.then(() => { signalled = true; });
+    let run: Awaited<ReturnType<typeof runExperiment>>;
+    try {
+      run = await runExperiment({
+        scenario, outDir, dataDir, log: ctx.log, progress: progressReporter(ctx.log, 'experiment'), stop: ctx.stopSignal,
+        ...(connection ? { connection } : {}),
+      });
+    } catch (err) {
+      if (!signalled) throw err;
+      process.stderr.write('edgeweave experiment: stopped before any job ran; no results written\n');
+      return 1;
+    }
+    const { result, files } = run;
     if (ctx.values['json'] === true) ctx.stdout.write(JSON.stringify({ ...result, files }, null, 2) + '\n');
     else {
       const t = summaryTable(result);

@@ -63,8 +63,8 @@ export const command: Command = {
   async run(ctx) {
     const config = deviceConfigOf(ctx.values);
     const device = new Device(config, ctx.log);
-    await device.start();
-    const signal = await ctx.stopSignal;
+    // A signal while the device starts (loading models, starting workers) stops it at once.
+    const signal = await Promise.race([device.start().then(() => ctx.stopSignal), ctx.stopSignal]);
     ctx.log.info({ signal }, 'stopping');
     await device.stop();
     return 0;

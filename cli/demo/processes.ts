@@ -10,6 +10,24 @@ import type { Logger } from 'pino';
 import { EdgeweaveError } from '../../schemas/errors.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/edgeweave.js', import.meta.url));
+/** A process told to stop is killed if it has not exited by then (unless the caller gives less time). */
+const STOP_TIMEOUT_MS = 8000;
+
+/**
+ * The group's processes never outlive this one: whatever way it exits (a forced exit after a
+ * stop that overran, a second signal, an uncaught error), those still running are killed.
+ */
+const running = new Set<ChildProcess>();
+let killOnExit = false;
+function killOnProcessExit(child: ChildProcess): void {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  if (killOnExit) return;
+  killOnExit = true;
+  process.once('exit', () => {
+    for (const c of running) c.kill('SIGKILL');
+  });
+}
 
 export interface Child {
   name: string;
@@ -32,6 +50,7 @@ export class ProcessGroup {
       env: { ...process.env, EDGEWEAVE_LOG_LEVEL: process.env['EDGEWEAVE_LOG_LEVEL'] ?? 'info', ...this.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    killOnProcessExit(child);
     child.stdout!.pipe(logFile, { end: false });
     child.stderr!.pipe(logFile, { end: false });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { logFile.end(); resolve(code); }));
@@ -74,7 +93,7 @@ export class ProcessGroup {
     });
   }
 
-  async stop(name: string, timeoutMs = 8000): Promise<void> {
+  async stop(name: string, timeoutMs = STOP_TIMEOUT_MS): Promise<void> {
     const child = this.children.get(name);
     if (!child) return;
     this.children.delete(name);
@@ -86,12 +105,17 @@ export class ProcessGroup {
     }
   }
 
-  /** Stops devices first, then planners, the broker last (unless `keepBroker`). */
-  async stopAll(options: { keepBroker?: boolean } = {}): Promise<void> {
+  /**
+   * Stops devices first, then planners, the broker last (unless `keepBroker`); with `withinMs`,
+   * all within that time (what is still running when it is up is killed).
+   */
+  async stopAll(options: { keepBroker?: boolean; withinMs?: number } = {}): Promise<void> {
+    const end = options.withinMs === undefined ? undefined : Date.now() + options.withinMs;
+    const timeout = (): number => (end === undefined ? STOP_TIMEOUT_MS : Math.max(0, end - Date.now()));
     const order = [...this.children.keys()].sort((a, b) => rank(a) - rank(b));
-    await Promise.all(order.filter((n) => rank(n) === 0).map((n) => this.stop(n)));
-    await Promise.all(order.filter((n) => rank(n) === 1).map((n) => this.stop(n)));
-    if (options.keepBroker !== true) await Promise.all(order.filter((n) => rank(n) === 2).map((n) => this.stop(n)));
+    await Promise.all(order.filter((n) => rank(n) === 0).map((n) => this.stop(n, timeout())));
+    await Promise.all(order.filter((n) => rank(n) === 1).map((n) => this.stop(n, timeout())));
+    if (options.keepBroker !== true) await Promise.all(order.filter((n) => rank(n) === 2).map((n) => this.stop(n, timeout())));
   }
 }
 

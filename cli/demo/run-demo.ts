@@ -8,12 +8,12 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { EmulatedSystem, deviceEnergy, placementSummary, type DeviceLaunch } from './system.ts';
 import type { Connection } from '../connection.ts';
-import type { JobClient } from '../../node-runtime/client.ts';
 import { buildJobInputs } from '../../node-runtime/job-inputs.ts';
 import { summarizeOutcome } from '../../node-runtime/job-summary.ts';
 import type { HistoryRecord } from '../../node-runtime/history.ts';
 import { getTaskGraph } from '../../models/task-graph.ts';
 import { JobStatus } from '../../schemas/generated/edgeweave.ts';
+import { EdgeweaveError } from '../../schemas/errors.ts';
 
 export interface LinkSetting {
   name: string;
@@ -44,6 +44,8 @@ export interface DemoOptions {
   tls?: boolean;
   /** Called once the broker and the planner are up, before the devices start. */
   onStarted?: (info: { brokerUrl: string; dashboardUrl?: string }) => void;
+  /** Resolves when the demo should stop (SIGINT/SIGTERM): jobs under way are given up, everything started is stopped. */
+  stop?: Promise<unknown>;
 }
 
 export interface DemoRow {
@@ -65,6 +67,8 @@ export interface DemoResult {
   /** The live dashboard while the demo ran (the embedded broker only). */
   dashboardUrl?: string;
   quick: boolean;
+  /** Stopped before the end: the rows are those of the jobs that ran. */
+  interrupted: boolean;
   rows: DemoRow[];
   jobs: HistoryRecord[];
   durationS: number;
@@ -89,10 +93,19 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const links = options.links ?? (options.quick ? [DEMO_LINKS[0]!] : DEMO_LINKS);
   const repeat = options.repeat ?? 1;
   let system: EmulatedSystem | undefined;
-  let client: JobClient | undefined;
+  // A stop ends every wait at once (for the broker, the planner, devices, a job's result).
+  const interrupt = new AbortController();
+  const stopped = (): boolean => interrupt.signal.aborted;
+  void options.stop?.then(() => {
+    log.warn('stopping: no new jobs; the jobs under way are given up');
+    interrupt.abort(new EdgeweaveError('E_EXECUTION', 'the demo was stopped'));
+    void system?.abortJobs();
+  });
+  const rows: DemoRow[] = [];
+  const jobs: HistoryRecord[] = [];
   try {
     system = await EmulatedSystem.start({
-      ...(options.connection ? { connection: options.connection } : { dashboard: true }), dataDir, models, plannerId: 'demo-planner', log,
+      ...(options.connection ? { connection: options.connection } : { dashboard: true }), dataDir, models, plannerId: 'demo-planner', log, signal: interrupt.signal,
       ...(options.tls === true ? { secure: { devices: [CAR, EDGE.id, CLOUD.id] } } : {}),
     });
     const { conn, dashboardUrl } = system;
@@ -102,20 +115,20 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     await system.startDevices([EDGE, CLOUD], 'edge1 and cloud1');
     log.info('all devices online');
 
-    client = await system.client(CAR);
-    const rows: DemoRow[] = [];
-    const jobs: HistoryRecord[] = [];
+    const client = await system.client(CAR);
     const total = links.length * models.length * algorithms.length * repeat;
     let done = 0;
     for (const [li, link] of links.entries()) {
+      if (stopped()) break;
       if (li > 0) await system.startDevices([carLaunch(link)], `${CAR} (link ${link.name})`);
       for (const model of models) {
         const graph = await getTaskGraph(model, { fused: true });
         const inputs = await buildJobInputs(graph, ['pixels:1']);
         for (const algorithm of algorithms) {
-          for (let k = 0; k < repeat; k++) {
+          for (let k = 0; k < repeat && !stopped(); k++) {
             options.progress?.(done, total, `${model} ${link.name} ${algorithm}`);
             const outcome = await client.submit({ model: { name: model }, inputs, algorithm, fused: true, topK: 3, timeoutMs: 180_000 });
+            if (stopped()) break;
             const record = summarizeOutcome(outcome, CAR, model, client.originStatus?.power?.idleW);
             jobs.push(record);
             const e = deviceEnergy(record, CAR);
@@ -129,18 +142,22 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
         }
       }
     }
-    options.progress?.(done, total, 'done');
-    // Speed-up over running locally, per model and link (averaged over repeats).
-    for (const r of rows) {
-      const local = rows.filter((x) => x.model === r.model && x.link === r.link && x.algorithm === 'local' && x.status === 'ok');
-      const localMs = local.reduce((s, x) => s + x.latencyMs, 0) / Math.max(1, local.length);
-      r.speedup = r.status === 'ok' && r.latencyMs > 0 && localMs > 0 ? localMs / r.latencyMs : 0;
-    }
-    return {
-      startedAt: new Date(started).toISOString(), brokerUrl: conn.brokerUrl, ...(dashboardUrl !== undefined ? { dashboardUrl } : {}),
-      quick: options.quick, rows, jobs, durationS: (Date.now() - started) / 1000,
-    };
+    options.progress?.(done, total, stopped() ? 'interrupted' : 'done');
+  } catch (err) {
+    // A wait ended by the stop: what ran so far is the result.
+    if (!stopped()) throw err;
   } finally {
     await system?.close();
   }
+  // Speed-up over running locally, per model and link (averaged over repeats).
+  for (const r of rows) {
+    const local = rows.filter((x) => x.model === r.model && x.link === r.link && x.algorithm === 'local' && x.status === 'ok');
+    const localMs = local.reduce((s, x) => s + x.latencyMs, 0) / Math.max(1, local.length);
+    r.speedup = r.status === 'ok' && r.latencyMs > 0 && localMs > 0 ? localMs / r.latencyMs : 0;
+  }
+  const dashboardUrl = system?.dashboardUrl;
+  return {
+    startedAt: new Date(started).toISOString(), brokerUrl: system?.conn.brokerUrl ?? '', ...(dashboardUrl !== undefined ? { dashboardUrl } : {}),
+    quick: options.quick, interrupted: stopped(), rows, jobs, durationS: (Date.now() - started) / 1000,
+  };
 }

@@ -15,6 +15,7 @@ import type { Connection } from '../connection.ts';
 import { JobClient } from '../../node-runtime/client.ts';
 import type { HistoryRecord } from '../../node-runtime/history.ts';
 import { EdgeweaveError } from '../../schemas/errors.ts';
+import { settleWithin } from '../../transport/settle-within.ts';
 
 /** How one emulated device is started (`edgeweave node` flags). */
 export interface DeviceLaunch {
@@ -51,7 +52,12 @@ export interface SystemOptions {
    * planner, these devices (no others can start) and an observer for the watcher and the dashboard.
    */
   secure?: { devices: readonly string[] };
+  /** Aborting it ends every wait for readiness at once (a stop on SIGINT/SIGTERM): they reject with its reason. */
+  signal?: AbortSignal;
 }
+
+/** `close()` stops everything within this (a device that overruns is killed). */
+export const CLOSE_WITHIN_MS = 3000;
 
 /** The `edgeweave node` arguments of a device, in the order the demo has always used. */
 export function deviceCommand(d: DeviceLaunch, common: string[]): string[] {
@@ -109,6 +115,7 @@ export class EmulatedSystem {
     private readonly common: string[],
     private readonly models: string[],
     private readonly log: Logger,
+    private readonly signal: AbortSignal | undefined,
   ) {}
 
   /** Starts the broker (unless external), the watcher and the planner; resolves when the planner is online. */
@@ -130,13 +137,14 @@ export class EmulatedSystem {
         if (options.dashboard === true) {
           const dashboard = secure ? ['--dashboard', '--dashboard-username', OBSERVER_USER] : ['--dashboard'];
           const env = secure ? { EDGEWEAVE_DASHBOARD_PASSWORD: secure.passwordOf(OBSERVER_USER) } : {};
-          started = await startBrokerProcess(procs, [...args, ...dashboard], env).catch((err: unknown) => {
+          started = await startBrokerProcess(procs, [...args, ...dashboard], env, options.signal).catch((err: unknown) => {
+            if (options.signal?.aborted === true) throw err;
             // The dashboard is for watching; the demo runs without it (its page is bundled at start).
             log.warn({ err }, 'the broker did not start with the dashboard; starting it without (see broker.log)');
             return undefined;
           });
         }
-        started ??= await startBrokerProcess(procs, args, {});
+        started ??= await startBrokerProcess(procs, args, {}, options.signal);
         conn = { brokerUrl: started.url, ...(secure ? { ca: secure.ca } : {}) };
         dashboardUrl = started.dashboardUrl;
         log.info({ url: started.url, tls: secure !== undefined, auth: secure?.authPath }, 'embedded broker started');
@@ -152,12 +160,12 @@ export class EmulatedSystem {
       const planner = logins.process(options.plannerId);
       const plannerProcess = procs.start('planner', ['planner', '--broker', conn.brokerUrl, '--id', options.plannerId, '--algorithm', 'auto', ...planner.args], planner.env);
       const w = watcher;
-      await untilExit([plannerProcess], (signal) => w.waitFor(() => w.plannerOnline(), 'the planner', undefined, signal));
+      await untilExit([plannerProcess], (signal) => w.waitFor(() => w.plannerOnline(), 'the planner', undefined, signal), options.signal);
       const common = ['--broker', conn.brokerUrl, '--data-dir', dataDir, '--models', options.models.join(',')];
-      return new EmulatedSystem(conn, dashboardUrl, procs, watcher, logins, common, options.models, log);
+      return new EmulatedSystem(conn, dashboardUrl, procs, watcher, logins, common, options.models, log, options.signal);
     } catch (err) {
       await watcher?.close().catch(() => undefined);
-      await procs.stopAll();
+      await procs.stopAll({ withinMs: CLOSE_WITHIN_MS });
       throw err;
     }
   }
@@ -179,7 +187,7 @@ export class EmulatedSystem {
     await untilExit(children, (signal) => this.watcher.waitFor(
       () => devices.every((d) => this.watcher.deviceOnline(d.id, previous.get(d.id)) && this.watcher.profiled(d.id, d.models ?? this.models, since)),
       what, timeoutMs, signal,
-    ));
+    ), this.signal);
     this.log.debug({ devices: ids }, 'devices ready');
   }
 
@@ -199,12 +207,18 @@ export class EmulatedSystem {
     await Promise.all(this.clients.map((c) => c.close().catch(() => undefined)));
   }
 
-  /** Stops the devices and the planner, then closes the clients (no message is left arriving as they close), then the broker. */
-  async close(): Promise<void> {
-    await this.procs.stopAll({ keepBroker: true });
-    await Promise.all(this.clients.map((c) => c.close().catch(() => undefined)));
-    await this.watcher.close().catch(() => undefined);
-    await this.procs.stopAll();
+  /**
+   * Stops the devices and the planner, then closes the clients (no message is left arriving as
+   * they close), then the broker; all within `withinMs` (what overruns is killed or left).
+   */
+  async close(withinMs = CLOSE_WITHIN_MS): Promise<void> {
+    const end = Date.now() + withinMs;
+    const left = (keep: number): number => Math.max(0, end - keep - Date.now());
+    // The broker keeps a third of the time: the others need it to stop cleanly.
+    await this.procs.stopAll({ keepBroker: true, withinMs: left(withinMs / 3) });
+    const clients = Promise.all([...this.clients.map((c) => c.close()), this.watcher.close()].map((p) => p.catch(() => undefined)));
+    await settleWithin(clients, left(withinMs / 6));
+    await this.procs.stopAll({ withinMs: left(0) });
   }
 }
 
@@ -214,20 +228,39 @@ interface BrokerStarted {
   dashboardUrl?: string;
 }
 
-async function startBrokerProcess(procs: ProcessGroup, args: string[], env: NodeJS.ProcessEnv): Promise<BrokerStarted> {
+async function startBrokerProcess(procs: ProcessGroup, args: string[], env: NodeJS.ProcessEnv, stop: AbortSignal | undefined): Promise<BrokerStarted> {
   await procs.stop('broker');
-  return JSON.parse(await ProcessGroup.firstLine(procs.start('broker', args, env))) as BrokerStarted;
+  const line = ProcessGroup.firstLine(procs.start('broker', args, env));
+  return JSON.parse(await orStopped(line, stop)) as BrokerStarted;
 }
 
-/** Runs `wait`, aborting it as soon as one of `children` exits (a wrong login, a bad flag): no waiting out the timeout. */
-async function untilExit(children: readonly Child[], wait: (signal: AbortSignal) => Promise<void>): Promise<void> {
+/** `promise`, or a rejection with the reason of `stop` as soon as it aborts. */
+function orStopped<T>(promise: Promise<T>, stop: AbortSignal | undefined): Promise<T> {
+  if (!stop) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onStop = (): void => reject(stop.reason as Error);
+    if (stop.aborted) onStop();
+    else stop.addEventListener('abort', onStop, { once: true });
+    promise.then(resolve, reject).finally(() => stop.removeEventListener('abort', onStop));
+  });
+}
+
+/**
+ * Runs `wait`, aborting it as soon as one of `children` exits (a wrong login, a bad flag): no
+ * waiting out the timeout; or as soon as `stop` aborts (with its reason).
+ */
+async function untilExit(children: readonly Child[], wait: (signal: AbortSignal) => Promise<void>, stop?: AbortSignal): Promise<void> {
   const abort = new AbortController();
   for (const c of children) {
     void c.exited.then((code) => abort.abort(new EdgeweaveError('E_CONFIG', `${c.name} exited (code ${code}) before it was ready; see ${c.name}.log in the logs directory`)));
   }
+  const onStop = (): void => abort.abort(stop!.reason);
+  if (stop?.aborted === true) onStop();
+  else stop?.addEventListener('abort', onStop, { once: true });
   try {
     await wait(abort.signal);
   } finally {
+    stop?.removeEventListener('abort', onStop);
     // Later exits are the caller's to see (the process group logs them).
     abort.abort(new EdgeweaveError('E_CONFIG', 'no longer waiting'));
   }

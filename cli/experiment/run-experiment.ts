@@ -12,9 +12,14 @@ import { runTrajectory } from './run-trajectory.ts';
 import { writeResults, type ExperimentResult } from './results.ts';
 import { writeReport } from './report.ts';
 import type { Scenario } from './scenario.ts';
+import { EdgeweaveError } from '../../schemas/errors.ts';
 
-/** How long jobs in flight may still finish after a stop. */
-const STOP_GRACE_MS = 5000;
+/**
+ * How long jobs in flight may still finish after a stop, and how long stopping the processes may
+ * then take: together well within the 5 s a stopped command has to exit.
+ */
+const STOP_GRACE_MS = 1000;
+const CLOSE_AFTER_STOP_MS = 2500;
 
 export interface ExperimentOptions {
   scenario: Scenario;
@@ -26,7 +31,11 @@ export interface ExperimentOptions {
   connection?: Connection;
   log: Logger;
   progress?: (done: number, total: number, label: string) => void;
-  /** Resolves when the run should stop early (SIGINT): no new job is submitted, results so far are written. */
+  /**
+   * Resolves when the run should stop early (SIGINT/SIGTERM): no new job is submitted, jobs in
+   * flight get STOP_GRACE_MS, results so far are written. A stop while the system starts ends the
+   * run at once, with an error and no results.
+   */
   stop?: Promise<unknown>;
 }
 
@@ -45,16 +54,21 @@ export async function runExperiment(options: ExperimentOptions): Promise<{ resul
   mkdirSync(outDir, { recursive: true });
   mkdirSync(dataDir, { recursive: true });
   const models = scenario.kind === 'sweep' ? [...scenario.models] : [scenario.model];
-  const system = await EmulatedSystem.start({
-    ...(options.connection ? { connection: options.connection } : {}), dataDir, logDir: join(outDir, 'logs'), models, plannerId: 'experiment-planner', log,
-  });
   let stopped = false;
+  // A stop ends the waits for readiness (the planner, devices being (re)started) at once.
+  const interrupt = new AbortController();
+  const starting = EmulatedSystem.start({
+    ...(options.connection ? { connection: options.connection } : {}), dataDir, logDir: join(outDir, 'logs'), models, plannerId: 'experiment-planner', log,
+    signal: interrupt.signal,
+  });
   void options.stop?.then(() => {
     stopped = true;
     log.warn({ graceMs: STOP_GRACE_MS }, 'stopping: no new jobs; the results so far are written');
+    interrupt.abort(new EdgeweaveError('E_EXECUTION', 'the experiment was stopped before its devices were ready'));
     // Jobs in flight get a moment to finish; then they are given up (recorded as failed).
-    setTimeout(() => void system.abortJobs(), STOP_GRACE_MS).unref();
+    setTimeout(() => void starting.then((s) => s.abortJobs(), () => undefined), STOP_GRACE_MS).unref();
   });
+  const system = await starting;
   try {
     const ctx = { system, log, stopped: () => stopped, outDir, ...(options.progress ? { progress: options.progress } : {}) };
     const base = { kind: scenario.kind, scenario, startedAt: new Date(started).toISOString(), brokerUrl: system.conn.brokerUrl };
@@ -74,6 +88,6 @@ export async function runExperiment(options: ExperimentOptions): Promise<{ resul
     log.info({ jobs: result.rows.length, durationS: Math.round(result.durationS) }, 'experiment done');
     return { result, files: { ...raw, html } };
   } finally {
-    await system.close();
+    await system.close(stopped ? CLOSE_AFTER_STOP_MS : undefined);
   }
 }

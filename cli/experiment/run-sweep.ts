@@ -51,9 +51,15 @@ export async function runSweep(s: SweepScenario, ctx: RunContext): Promise<{ row
     if (changed.length === 0) return;
     // On the first start the origin goes alone: it generates the models and profiles this host once.
     const first = running.size === 0 ? changed.filter((l) => l.id === s.origin) : [];
-    if (first.length > 0) await system.startDevices(first, `${s.origin} (${what})`);
     const rest = changed.filter((l) => !first.includes(l));
-    if (rest.length > 0) await system.startDevices(rest, `${rest.map((l) => l.id).join(', ')} (${what})`);
+    try {
+      if (first.length > 0) await system.startDevices(first, `${s.origin} (${what})`);
+      if (rest.length > 0) await system.startDevices(rest, `${rest.map((l) => l.id).join(', ')} (${what})`);
+    } catch (err) {
+      // Stopped while the devices (re)start: no more jobs; the rows so far are the result.
+      if (ctx.stopped()) return;
+      throw err;
+    }
     for (const l of changed) running.set(l.id, JSON.stringify(l));
     log.info({ devices: changed.map((l) => l.id), setting: what }, 'devices (re)started');
   };

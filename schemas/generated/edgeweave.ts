@@ -605,6 +605,10 @@ export const DESCRIPTOR = {
                   "rule": "repeated",
                   "type": "JobInput",
                   "id": 9
+                },
+                "deviceIncarnation": {
+                  "type": "string",
+                  "id": 10
                 }
               }
             },
@@ -703,6 +707,10 @@ export const DESCRIPTOR = {
                 "predictedLocalLatencyMs": {
                   "type": "double",
                   "id": 22
+                },
+                "resendResult": {
+                  "type": "bool",
+                  "id": 23
                 }
               }
             },
@@ -740,6 +748,10 @@ export const DESCRIPTOR = {
                 "cancel": {
                   "type": "bool",
                   "id": 8
+                },
+                "originDevice": {
+                  "type": "string",
+                  "id": 9
                 }
               }
             },
@@ -1106,6 +1118,10 @@ export const DESCRIPTOR = {
                   "rule": "repeated",
                   "type": "DeviceEstimate",
                   "id": 8
+                },
+                "incarnation": {
+                  "type": "string",
+                  "id": 9
                 }
               }
             },
@@ -1611,6 +1627,7 @@ export interface StageSpec {
   worker: string;
   predicted: StagePrediction | null;
   localInputs: JobInput[];
+  deviceIncarnation: string;
 }
 
 export interface StageSpecInit {
@@ -1623,6 +1640,7 @@ export interface StageSpecInit {
   worker?: string;
   predicted?: StagePredictionInit | null;
   localInputs?: JobInputInit[];
+  deviceIncarnation?: string;
 }
 
 export const StageSpec: MessageCodec<StageSpec, StageSpecInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.StageSpec');
@@ -1650,6 +1668,7 @@ export interface JobPlan {
   timeoutMs: number;
   tasks: TaskSpec[];
   predictedLocalLatencyMs: number;
+  resendResult: boolean;
 }
 
 export interface JobPlanInit {
@@ -1675,6 +1694,7 @@ export interface JobPlanInit {
   timeoutMs?: number;
   tasks?: TaskSpecInit[];
   predictedLocalLatencyMs?: number;
+  resendResult?: boolean;
 }
 
 export const JobPlan: MessageCodec<JobPlan, JobPlanInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.JobPlan');
@@ -1688,6 +1708,7 @@ export interface Assignment {
   capability: Uint8Array;
   issuedAtMs: number;
   cancel: boolean;
+  originDevice: string;
 }
 
 export interface AssignmentInit {
@@ -1699,6 +1720,7 @@ export interface AssignmentInit {
   capability?: Uint8Array;
   issuedAtMs?: number;
   cancel?: boolean;
+  originDevice?: string;
 }
 
 export const Assignment: MessageCodec<Assignment, AssignmentInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.Assignment');
@@ -1902,6 +1924,7 @@ export interface PlannerStatus {
   sentAtMs: number;
   version: string;
   estimates: DeviceEstimate[];
+  incarnation: string;
 }
 
 export interface PlannerStatusInit {
@@ -1913,6 +1936,7 @@ export interface PlannerStatusInit {
   sentAtMs?: number;
   version?: string;
   estimates?: DeviceEstimateInit[];
+  incarnation?: string;
 }
 
 export const PlannerStatus: MessageCodec<PlannerStatus, PlannerStatusInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.PlannerStatus');

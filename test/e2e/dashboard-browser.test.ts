@@ -13,7 +13,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { startCluster, type Cluster } from '../support/cluster.ts';
 import { dashboardHandler, startDashboardServer, type DashboardServer } from '../../dashboard/index.ts';
 import { emptyAuthFile, hashPassword, startBroker, withUser } from '../../broker/index.ts';
-import { closeClients, connectClient } from '../support/mqtt.ts';
+import { closeClients, connectClient, withTimeout } from '../support/mqtt.ts';
+import { closeInOrder, SETUP_TIMEOUT_MS, TEARDOWN_TIMEOUT_MS } from '../support/wait.ts';
 import { topics } from '../../schemas/topics.ts';
 import { getTaskGraph } from '../../models/task-graph.ts';
 import { buildJobInputs } from '../../node-runtime/job-inputs.ts';
@@ -80,8 +81,9 @@ describe('dashboard — in headless Chromium', { skip }, () => {
         { id: 'cloud1', role: 'cloud', models: ['inception'], link: { upBps: 50e6, downBps: 50e6, rttMs: 20 } },
       ],
     });
-    dashboard = await startDashboardServer({ port: 0, brokerUrl: cluster.broker!.wsUrl! });
+    dashboard = await withTimeout(startDashboardServer({ port: 0, brokerUrl: cluster.broker!.wsUrl! }), 60_000, 'starting the dashboard server (bundling the page)');
     browser = await chromium.launch({
+      timeout: 60_000,
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
@@ -91,7 +93,7 @@ describe('dashboard — in headless Chromium', { skip }, () => {
     page.on('pageerror', (err) => pageErrors.push(err.message));
     page.on('console', (msg) => { if (msg.type() === 'error') pageErrors.push(msg.text()); });
     await cluster.ready();
-  });
+  }, { timeout: SETUP_TIMEOUT_MS });
 
   let shot = false;
   const shoot = async (path: string): Promise<void> => {
@@ -101,12 +103,14 @@ describe('dashboard — in headless Chromium', { skip }, () => {
   };
 
   after(async () => {
-    // What the page showed when the test failed.
-    if (page && !shot) await shoot(join(ARTIFACTS, 'dashboard-failed.png')).catch(() => undefined);
-    await browser?.close();
-    await dashboard?.close();
-    await cluster?.close();
-  });
+    await closeInOrder('dashboard-browser', [
+      // What the page showed when the test failed.
+      ['a screenshot of the failed page', page && !shot && (() => shoot(join(ARTIFACTS, 'dashboard-failed.png'))), 20_000],
+      ['Chromium', browser && (() => browser.close())],
+      ['the dashboard server', dashboard && (() => dashboard.close())],
+      ['the cluster', cluster && (() => cluster.close()), 70_000],
+    ]);
+  }, { timeout: TEARDOWN_TIMEOUT_MS });
 
   test('dashboard — shows the three devices, a job as it finishes, its DAG and its Gantt', async () => {
     await page.goto(dashboard.url);
@@ -180,9 +184,11 @@ describe('dashboard — in headless Chromium', { skip }, () => {
       assert.deepEqual(await tab.$eval('body', (b) => [b.dataset['connection'], b.dataset['subscriptions']]), ['connected', 'granted'], 'logged in, every subscription granted');
       await tab.waitForSelector('#devices tr[data-device="car9"][data-state="online"]', { timeout: 15_000 });
     } finally {
-      await tab.close();
-      await closeClients(device.client);
-      await secured.close();
+      await closeInOrder('dashboard-browser', [
+        ['the tab', () => tab.close()],
+        ['car9', () => closeClients(device.client)],
+        ['the secured broker', () => secured.close()],
+      ]);
     }
   });
 });

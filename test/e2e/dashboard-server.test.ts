@@ -16,6 +16,7 @@ import { command as brokerCommand } from '../../cli/commands/broker.ts';
 import { silentLogger } from '../../cli/logger.ts';
 import { isEdgeweaveError } from '../../schemas/errors.ts';
 import { closeClients, connectClient, connectRefused, subscribe, withTimeout } from '../support/mqtt.ts';
+import { closeInOrder, SETUP_TIMEOUT_MS, TEARDOWN_TIMEOUT_MS } from '../support/wait.ts';
 
 /** Runs a long-running command in this process until `stop()`; resolves its first stdout line. */
 function runCommand(cmd: Command, argv: string[]): { firstLine: Promise<string>; stop: () => Promise<number> } {
@@ -64,13 +65,13 @@ describe('dashboard — served on the broker\'s WebSocket port, with an observer
     let auth = withUser(emptyAuthFile(), 'viewer', 'observer', await hashPassword('viewer-secret', fast));
     auth = withUser(auth, 'car1', 'device', await hashPassword('car1-secret', fast));
     const handler = dashboardHandler({ username: 'viewer', password: 'viewer-secret' });
-    await handler.ready();
-    broker = await startBroker({ port: 0, wsPort: 0, auth, httpHandler: handler });
+    await withTimeout(handler.ready(), 60_000, 'the dashboard handler bundling the page');
+    broker = await withTimeout(startBroker({ port: 0, wsPort: 0, auth, httpHandler: handler }), 30_000, 'starting the embedded broker with the dashboard');
     base = broker.wsUrl!.replace(/^ws/, 'http').replace(/\/mqtt$/, '/');
-  });
+  }, { timeout: SETUP_TIMEOUT_MS });
   after(async () => {
-    await broker?.close();
-  });
+    await closeInOrder('dashboard-server', [['the broker', broker && (() => broker.close())]]);
+  }, { timeout: TEARDOWN_TIMEOUT_MS });
 
   test('dashboard — the page, its bundled script and stylesheet, and its config', async () => {
     const page = await fetch(base);

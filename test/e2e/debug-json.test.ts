@@ -1,22 +1,26 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster, testLog, type Cluster } from '../support/cluster.ts';
-import { connectClient, subscribe } from '../support/mqtt.ts';
+import { closeClients, connectClient, subscribe, withTimeout } from '../support/mqtt.ts';
+import { closeInOrder, TEARDOWN_TIMEOUT_MS } from '../support/wait.ts';
 import { PlannerService } from '../../planner/service.ts';
 import { getTaskGraph } from '../../models/task-graph.ts';
 import { buildJobInputs } from '../../node-runtime/job-inputs.ts';
 import { JobStatus } from '../../schemas/generated/edgeweave.ts';
 
 let cluster: Cluster | undefined;
-after(async () => { await cluster?.close(); });
+after(async () => {
+  await closeInOrder('debug-json', [['the cluster', cluster && (() => cluster!.close()), 70_000]]);
+}, { timeout: TEARDOWN_TIMEOUT_MS });
 
-test('debug mirror — --debug-json publishes each message as readable JSON under edgeweave/v1/debug/', async () => {
+test('debug mirror — --debug-json publishes each message as readable JSON under edgeweave/v1/debug/', async (t) => {
   cluster = await startCluster({ planners: 0, devices: [{ id: 'car1', role: 'iot', models: ['chain'] }] });
   const planner = new PlannerService({ id: 'p-debug', brokerUrl: cluster.brokerUrl, algorithm: 'local', debugJson: true, log: testLog() });
   cluster.planners.push(planner);
-  await planner.start();
+  await withTimeout(planner.start(), 30_000, 'starting planner p-debug');
   await cluster.ready();
   const reader = await connectClient(cluster.brokerUrl, { clientId: 'debug-reader' });
+  t.after(() => closeClients(reader.client));
   await subscribe(reader.client, 'edgeweave/v1/debug/#', 0);
   const client = await cluster.client('car1', { debugJson: true });
   const inputs = await buildJobInputs(await getTaskGraph('chain', { fused: true }), ['random:1']);
@@ -30,5 +34,4 @@ test('debug mirror — --debug-json publishes each message as readable JSON unde
   assert.ok(submit, 'the job client mirrored its request');
   const request = JSON.parse(submit.payload.toString('utf8')) as { inputs: Array<{ tensor: { data: string } }> };
   assert.match(request.inputs[0]!.tensor.data, /^<\d+ bytes>$/, 'tensor bytes are summarised, not dumped');
-  await reader.client.endAsync();
 });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { emptyAuthFile, hashPassword, startBroker, withUser } from '../../broker/index.ts';
 import { checkQuickRun, runQuickDemo } from '../support/demo.ts';
 import { makeSelfSignedCert } from '../support/tls.ts';
+import { closeInOrder } from '../support/wait.ts';
 
 /** GET over HTTPS, trusting only `ca`. */
 function getJson(url: string, ca: string): Promise<{ status: number; body: unknown }> {
@@ -64,10 +65,10 @@ describe('demo — --tls: the whole demo secured', () => {
 
   test('demo — --broker mqtts:// with --auth: the given login and --ca go to every process', async (t) => {
     const cert = await makeSelfSignedCert();
-    t.after(() => cert.remove());
+    t.after(() => closeInOrder('demo-tls', [['the certificate files', () => cert.remove()]]));
     const auth = withUser(emptyAuthFile(), 'root', 'admin', await hashPassword('demo-admin-pw'));
     const broker = await startBroker({ port: 0, auth, tls: { cert: cert.cert, key: cert.key } });
-    t.after(() => broker.close());
+    t.after(() => closeInOrder('demo-tls', [['the TLS broker', () => broker.close()]]));
     const report = checkQuickRun(await runQuickDemo(['--broker', broker.url, '--ca', cert.certPath, '--username', 'root', '--password', 'demo-admin-pw']));
     assert.equal(report.brokerUrl, broker.url);
   });

@@ -2,10 +2,13 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mosquittoMissing, startMosquitto, type MosquittoHandle } from '../support/mosquitto.ts';
 import { checkQuickRun, runQuickDemo } from '../support/demo.ts';
+import { closeInOrder, TEARDOWN_TIMEOUT_MS } from '../support/wait.ts';
 
 describe('demo — the main job, quick', () => {
   let mosquitto: MosquittoHandle | undefined;
-  after(async () => { await mosquitto?.stop(); });
+  after(async () => {
+    await closeInOrder('demo', [['mosquitto', mosquitto && (() => mosquitto!.stop())]]);
+  }, { timeout: TEARDOWN_TIMEOUT_MS });
 
   test('demo — --quick on the embedded broker, with the dashboard on its WebSocket port', async () => {
     const run = await runQuickDemo([]);

@@ -5,7 +5,9 @@ import { connectClient, subscribe, withTimeout, type TestClient } from '../suppo
 import { mosquittoMissing, startMosquitto, type MosquittoHandle } from '../support/mosquitto.ts';
 import { getTaskGraph } from '../../models/task-graph.ts';
 import { buildJobInputs } from '../../node-runtime/job-inputs.ts';
-import { JobResult, JobStatus, StageReport, StageStatus } from '../../schemas/generated/edgeweave.ts';
+import { JobStatus } from '../../schemas/generated/edgeweave.ts';
+import { resultCensus } from '../support/results.ts';
+import { SETUP_TIMEOUT_MS, TEARDOWN_TIMEOUT_MS, closeInOrder } from '../support/wait.ts';
 import { filters } from '../../schemas/topics.ts';
 
 const JOBS = 200;
@@ -31,19 +33,21 @@ for (const brokerKind of ['embedded', 'mosquitto'] as const) {
       await cluster.ready(120_000);
       watcher = await connectClient(cluster.brokerUrl, { clientId: `exec-watcher-${brokerKind}` });
       await subscribe(watcher.client, [filters.jobResults('car1'), filters.jobReports('car1')], 1);
-    });
+    }, { timeout: SETUP_TIMEOUT_MS });
 
     after(async () => {
-      await watcher?.client.endAsync();
-      await cluster?.close();
-      await mosquitto?.stop();
-    });
+      await closeInOrder(`executor death (${brokerKind})`, [
+        ['the watcher', watcher && (() => watcher.client.endAsync(true))], ['the cluster', cluster && (() => cluster.close()), 60_000], ['mosquitto', mosquitto && (() => mosquitto!.stop())],
+      ]);
+    }, { timeout: TEARDOWN_TIMEOUT_MS });
 
-    test(`faults — ${JOBS} jobs, one of three worker processes killed while it runs a stage: 0 lost, 0 duplicated`, { skip: missing ?? false }, async () => {
+    test(`faults — ${JOBS} jobs, one of three worker processes killed while it runs a stage: 0 lost, 0 duplicated`, { skip: missing ?? false }, async (t) => {
       const graph = await getTaskGraph('mobilenetv2', { fused: true });
       const inputs = await buildJobInputs(graph, ['pixels:4']);
       const client = await cluster.client('car1');
       const edge = cluster.devices.get('edge1')!;
+      const planner = cluster.planners[0]!;
+      const replansBefore = planner.replanned;
       let next = 0;
       const outcomes: Array<Awaited<ReturnType<typeof client.submit>>> = [];
       const run = async (): Promise<void> => {
@@ -53,31 +57,34 @@ for (const brokerKind of ['embedded', 'mosquitto'] as const) {
         }
       };
       const all = Promise.all(Array.from({ length: 6 }, run));
-      // Once work flows, kill a worker that is running a stage right now.
+      // Once work flows, kill a worker at a moment it is computing a stage.
       await watcher.inbox.waitForCount(40, 60_000);
       const victim = edge.executors[1];
       assert.ok(victim, 'edge1 has three executors');
-      const busyBefore = (): boolean => (edge.status(1).load ?? 0) > 0;
-      await withTimeout((async () => { while (!busyBefore()) await new Promise((r) => setImmediate(r)); })(), 10_000, 'a busy moment');
+      await withTimeout((async () => { while (!victim.busy) await new Promise((r) => setImmediate(r)); })(), 20_000, 'the worker w1 computing a stage');
+      const runsBefore = victim.pid;
       victim.kill('SIGKILL');
       await all;
       const failed = outcomes.filter((o) => o.result.status !== JobStatus.JOB_STATUS_OK);
       assert.deepEqual(failed.map((o) => o.result.error?.message), [], 'no job lost');
-      // Count what reached the origin, and what ran.
-      await new Promise((r) => setTimeout(r, 1500));
-      const results = new Map<string, number>();
-      let redelivered = 0;
-      for (const m of watcher.inbox.messages) {
-        if (m.topic.endsWith('/result')) {
-          const r = JobResult.decode(m.payload);
-          if (r.status === JobStatus.JOB_STATUS_OK) results.set(r.jobId, (results.get(r.jobId) ?? 0) + 1);
-        } else if (StageReport.decode(m.payload).status === StageStatus.STAGE_STATUS_DUPLICATE) redelivered++;
-      }
-      assert.equal(results.size, JOBS, 'every job has a result');
-      assert.deepEqual([...results].filter(([, n]) => n > 1), [], 'no job has two results');
-      // The killed worker came back under its own id.
+      // Everything on the wire: each job's result and its edge stage's report.
+      await watcher.inbox.waitUntil((ms) => resultCensus(ms).jobs === JOBS, 'a result of every job on the wire', 10_000);
+      const finalReports = (c: ReturnType<typeof resultCensus>): number[] => outcomes.map((o) => {
+        const stage = o.plan?.stages.find((s) => s.final)?.stageId ?? '';
+        return c.okReports.get(`${o.result.jobId}/${stage}`) ?? 0;
+      });
+      await watcher.inbox.waitUntil((ms) => finalReports(resultCensus(ms)).every((n) => n >= 1), 'the final stage report of every job', 10_000);
+      const census = resultCensus(watcher.inbox.messages);
+      t.diagnostic(`superseded results: ${census.superseded}`);
+      t.diagnostic(`redelivered inputs reported as duplicates: ${census.duplicateReports}`);
+      t.diagnostic(`re-plans: ${planner.replanned - replansBefore}`);
+      assert.equal(census.jobs, JOBS, 'every job has a result');
+      assert.deepEqual(census.duplicated, [], 'no job has two results');
+      assert.deepEqual(finalReports(census).filter((n) => n !== 1), [], 'each final stage committed once');
+      if (brokerKind === 'embedded') assert.equal(planner.replanned - replansBefore, 0, 'the $share group handed the dead worker\'s input on: nothing re-planned');
+      // The killed worker came back under its own id, as a new process.
       await withTimeout((async () => { while (!victim.alive) await new Promise((r) => setTimeout(r, 50)); })(), 30_000, 'the worker restarting');
-      assert.ok(redelivered >= 0);
+      assert.notEqual(victim.pid, runsBefore, 'a new worker process');
     });
   });
 }

@@ -2,7 +2,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { startCluster, type Cluster } from '../support/cluster.ts';
-import { connectClient, subscribe, type TestClient } from '../support/mqtt.ts';
+import { closed, connectClient, subscribe, type TestClient } from '../support/mqtt.ts';
+import { censusSummary, resultCensus } from '../support/results.ts';
+import { closeInOrder, SETUP_TIMEOUT_MS, TEARDOWN_TIMEOUT_MS } from '../support/wait.ts';
 import { getTaskGraph } from '../../models/task-graph.ts';
 import { buildJobInputs } from '../../node-runtime/job-inputs.ts';
 import type { JobOutcome } from '../../node-runtime/client.ts';
@@ -10,7 +12,7 @@ import {
   DeviceStatus, DeviceProfile, JobRequest, JobResult, JobPlan, StageInput, StageReport, Assignment, PlannerStatus, ClockPong, ClockPing,
   DType, Encoding, JobStatus, StageStatus, DeviceState, type JobPlanInit,
 } from '../../schemas/generated/edgeweave.ts';
-import { topics, filters } from '../../schemas/topics.ts';
+import { topics, filters, parseTopic } from '../../schemas/topics.ts';
 import { generatePlannerKeys, signCapability } from '../../schemas/capability.ts';
 
 const STORM = 10_000;
@@ -44,15 +46,17 @@ describe('faults — a storm of malformed messages', () => {
     fuzzer = await connectClient(cluster.brokerUrl, { clientId: 'fuzzer' });
     watcher = await connectClient(cluster.brokerUrl, { clientId: 'fuzz-watcher' });
     await subscribe(watcher.client, [filters.jobResults('car1'), filters.jobReports('car1'), filters.jobResults('fuzz'), filters.jobReports('fuzz')], 1);
-  });
+  }, { timeout: SETUP_TIMEOUT_MS });
 
   after(async () => {
-    await fuzzer?.client.endAsync();
-    await watcher?.client.endAsync();
-    await cluster?.close();
-  });
+    await closeInOrder('faults-fuzz', [
+      ['the fuzzer', fuzzer && (() => fuzzer.client.endAsync(true))],
+      ['the watcher', watcher && (() => watcher.client.endAsync(true))],
+      ['the cluster', cluster && (() => cluster.close()), 70_000],
+    ]);
+  }, { timeout: TEARDOWN_TIMEOUT_MS });
 
-  test('faults — every malformed message is refused with a typed error; real jobs keep running during and after', async () => {
+  test('faults — every malformed message is refused with a typed error; real jobs keep running during and after', async (t) => {
     const graph = await getTaskGraph('chain', { fused: true });
     const inputs = await buildJobInputs(graph, ['random:1']);
     const client = await cluster.client('car1');
@@ -71,7 +75,7 @@ describe('faults — a storm of malformed messages', () => {
     const badInput = (i: number, tensor: Record<string, unknown>, planOverride: Partial<JobPlanInit> = {}): Uint8Array => {
       const jobId = `fuzz-${i}`;
       const p: JobPlanInit = { ...plan, jobId, attempt: 1, ...planOverride };
-      return StageInput.encode({ jobId, attempt: 1, stageId: edgeStage.stageId, plan: p, fromDevice: 'car1', fromStage: edgeStage.inputs[0]!.fromStage, capability: signCapability(keys, jobId, 1), tensors: [{ name: tensorName, ...tensor }] });
+      return StageInput.encode({ jobId, attempt: 1, stageId: edgeStage.stageId, plan: p, fromDevice: 'car1', fromStage: edgeStage.inputs[0]!.fromStage, capability: signCapability(keys, 'car1', jobId, 1), tensors: [{ name: tensorName, ...tensor }] });
     };
     const validMessages: Uint8Array[] = [
       DeviceStatus.encode({ deviceId: 'edge1', state: DeviceState.DEVICE_STATE_ONLINE }),
@@ -147,17 +151,27 @@ describe('faults — a storm of malformed messages', () => {
       const big = await connectClient(cluster.brokerUrl, { clientId: `fuzz-big-${k}`, reconnectPeriod: 0 });
       big.client.on('error', () => undefined);
       big.client.publish(topics.deviceInbox('edge1'), Buffer.alloc(MAX_PAYLOAD + 1024), { qos: 0 });
-      await new Promise<void>((resolve) => big.client.once('close', () => resolve()));
+      await closed(big.client, 10_000);
       big.client.end(true);
     }
     await stormDone;
-    for (const o of await Promise.all(during)) assert.equal(o.result.status, JobStatus.JOB_STATUS_OK, `during the storm: ${o.result.error?.message}`);
+    const realOutcomes: JobOutcome[] = [real, ...await Promise.all(during)];
+    for (const o of realOutcomes.slice(1)) assert.equal(o.result.status, JobStatus.JOB_STATUS_OK, `during the storm: ${o.result.error?.message}`);
 
     // After the storm: still serving.
     for (let k = 0; k < 3; k++) {
       const o = await client.submit({ model: { name: 'chain' }, inputs, fused: true, algorithm: 'edge', timeoutMs: 30_000 });
-      assert.equal(o.result.status, JobStatus.JOB_STATUS_OK);
+      assert.equal(o.result.status, JobStatus.JOB_STATUS_OK, `after the storm: ${o.result.error?.code} ${o.result.error?.message}`);
+      realOutcomes.push(o);
     }
+    // The real jobs' results on the wire (the storm also put garbage on car1's result topics: left out).
+    const realIds = new Set(realOutcomes.map((o) => o.result.jobId));
+    const realResults = (ms: typeof watcher.inbox.messages): typeof ms => ms.filter((m) => {
+      const topic = parseTopic(m.topic);
+      return topic?.kind === 'jobResult' && topic.originId === 'car1' && realIds.has(topic.jobId);
+    });
+    await watcher.inbox.waitUntil((ms) => resultCensus(realResults(ms)).jobs === realIds.size, () => `an OK result of each of the ${realIds.size} real jobs at the watcher (${censusSummary(resultCensus(realResults(watcher.inbox.messages)))})`, 10_000);
+    t.diagnostic(`superseded results: ${resultCensus(realResults(watcher.inbox.messages)).superseded}`);
     // Every kind of malformed message was sent many times.
     for (const [kind, n] of Object.entries(kinds)) assert.ok(n > 500, `${kind}: ${n}`);
     // Refusals are logged with typed codes, in the numbers sent.
@@ -168,7 +182,8 @@ describe('faults — a storm of malformed messages', () => {
     await watcher.inbox.waitUntil((ms) => ms.filter((m) => m.topic.includes('/fuzz/') && m.topic.endsWith('/result')).length > 300, 'results for the bad jobs', 20_000);
     const jobResults = watcher.inbox.messages.filter((m) => m.topic.includes('/fuzz/') && m.topic.endsWith('/result')).map((m) => JobResult.decode(m.payload)).filter((r) => r.jobId.startsWith('fuzzjob-'));
     assert.ok(jobResults.every((r) => r.status === JobStatus.JOB_STATUS_REJECTED && r.error?.code), 'every bad job was rejected with a code');
-    assert.ok(jobResults.some((r) => r.error?.code === 'E_BAD_DAG') && jobResults.some((r) => r.error?.code === 'E_MODEL_NOT_FOUND') && jobResults.some((r) => r.error?.code === 'E_INPUT'));
+    assert.ok(jobResults.some((r) => r.error?.code === 'E_BAD_DAG') && jobResults.some((r) => r.error?.code === 'E_MODEL_NOT_FOUND') && jobResults.some((r) => r.error?.code === 'E_INPUT'),
+      `cyclic, unknown-model and bad-input jobs each refused with their code (codes seen: ${[...new Set(jobResults.map((r) => r.error?.code))].join(', ')})`);
     const tryDecode = (payload: Buffer): StageReport | undefined => { try { return StageReport.decode(payload); } catch { return undefined; } };
     const failedStages = watcher.inbox.messages.filter((m) => m.topic.endsWith('/report')).flatMap((m) => tryDecode(m.payload) ?? [])
       .filter((r) => r.jobId.startsWith('fuzz-') && (r.status === StageStatus.STAGE_STATUS_FAILED || r.status === StageStatus.STAGE_STATUS_REJECTED));

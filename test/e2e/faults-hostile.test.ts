@@ -2,7 +2,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { startCluster, type Cluster } from '../support/cluster.ts';
-import { connectClient, connectRefused, subscribe, type TestClient } from '../support/mqtt.ts';
+import { closeClients, connectClient, connectRefused, subscribe, type TestClient } from '../support/mqtt.ts';
+import { censusSummary, resultCensus } from '../support/results.ts';
+import { closeInOrder, SETUP_TIMEOUT_MS, TEARDOWN_TIMEOUT_MS } from '../support/wait.ts';
 import { getTaskGraph } from '../../models/task-graph.ts';
 import { buildJobInputs } from '../../node-runtime/job-inputs.ts';
 import { Assignment, JobResult, JobStatus, StageInput, StageReport, StageStatus, Tensor } from '../../schemas/generated/edgeweave.ts';
@@ -23,6 +25,8 @@ function hasRefusal(records: Array<Record<string, unknown>>, code: string): bool
 describe('security — a hostile device on a broker with --auth', () => {
   let cluster: Cluster;
   let mallory: TestClient;
+  /** The admin's view of car1's results, to count them on the wire. */
+  let results: TestClient;
   const logs = capture();
 
   before(async () => {
@@ -36,12 +40,17 @@ describe('security — a hostile device on a broker with --auth', () => {
     });
     await cluster.ready();
     mallory = await connectClient(cluster.brokerUrl, { clientId: 'mallory', ...cluster.login('mallory') });
-  });
+    results = await connectClient(cluster.brokerUrl, { clientId: 'root.results', ...cluster.login('root') });
+    await subscribe(results.client, filters.jobResults('car1'), 1);
+  }, { timeout: SETUP_TIMEOUT_MS });
 
   after(async () => {
-    await mallory?.client.endAsync();
-    await cluster?.close();
-  });
+    await closeInOrder('faults-hostile', [
+      ['mallory', mallory && (() => mallory.client.endAsync(true))],
+      ['the results watcher', results && (() => results.client.endAsync(true))],
+      ['the cluster', cluster && (() => cluster.close()), 70_000],
+    ]);
+  }, { timeout: TEARDOWN_TIMEOUT_MS });
 
   test('security — an unauthenticated client is refused', async () => {
     assert.equal((await connectRefused(cluster.brokerUrl, { clientId: 'anon' })).code, 4);
@@ -54,8 +63,9 @@ describe('security — a hostile device on a broker with --auth', () => {
     }
   });
 
-  test('security — a device cannot publish assignments or a planner\'s status', async () => {
+  test('security — a device cannot publish assignments or a planner\'s status', async (t) => {
     const watcher = await connectClient(cluster.brokerUrl, { clientId: 'root.watch', ...cluster.login('root') });
+    t.after(() => closeClients(watcher.client));
     await subscribe(watcher.client, [topics.deviceAssign('edge1').replace('edge1', '+'), 'edgeweave/v1/planners/+/status'], 1);
     const before = watcher.inbox.messages.length;
     await mallory.client.publishAsync(topics.deviceAssign('edge1'), Buffer.from(Assignment.encode({ jobId: 'x', attempt: 1, deviceId: 'edge1', cancel: true })), { qos: 1 });
@@ -67,10 +77,9 @@ describe('security — a hostile device on a broker with --auth', () => {
     assert.ok(!seen.some((m) => m.topic === topics.plannerStatus('p1') && m.payload.toString() === 'evil'), 'mallory\'s planner status was dropped');
     assert.ok(!seen.some((m) => m.topic === topics.deviceAssign('edge1') && Assignment.decode(m.payload).jobId === 'x'), 'mallory\'s assignment was dropped');
     assert.ok(hasRefusal(logs.records, 'E_ACL'), 'the refusals are logged');
-    await watcher.client.endAsync();
   });
 
-  test('security — an injected stage input without the job\'s capability is refused; a forged result is ignored', async () => {
+  test('security — an injected stage input without the job\'s capability is refused; a forged result is ignored', async (t) => {
     const graph = await getTaskGraph('chain', { fused: true });
     const inputs = await buildJobInputs(graph, ['random:1']);
     const client = await cluster.client('car1');
@@ -82,6 +91,7 @@ describe('security — a hostile device on a broker with --auth', () => {
     // Mallory replays the plan with its own tensor and no (or a made-up) capability.
     const bogus = Tensor.create(encodeTensor({ dtype: 'float32', shape: [1, 1], values: new Float32Array([1]) }, { name: edgeStage.inputs[0]!.tensor }));
     const reportWatcher = await connectClient(cluster.brokerUrl, { clientId: 'car1.reports', ...cluster.login('car1') });
+    t.after(() => closeClients(reportWatcher.client));
     await subscribe(reportWatcher.client, filters.jobReports('car1'), 1);
     for (const capability of [new Uint8Array(0), new Uint8Array(64).fill(7)]) {
       const payload = StageInput.encode({ jobId: 'real-1', attempt: plan.attempt, stageId: edgeStage.stageId, plan, tensors: [bogus], fromDevice: 'car1', fromStage: edgeStage.inputs[0]!.fromStage, capability });
@@ -91,7 +101,6 @@ describe('security — a hostile device on a broker with --auth', () => {
     const rejections = reportWatcher.inbox.messages.map((m) => StageReport.decode(m.payload)).filter((r) => r.status === StageStatus.STAGE_STATUS_REJECTED);
     assert.ok(rejections.every((r) => r.error?.code === 'E_CAPABILITY'));
     assert.ok(hasRefusal(logs.records, 'E_CAPABILITY'), 'the refusal is logged');
-    await reportWatcher.client.endAsync();
 
     // A forged result for a job car1 is waiting for: the origin refuses it and takes the real one.
     const pending = client.submit({ jobId: 'real-2', model: { name: 'chain' }, inputs, fused: true, algorithm: 'edge', timeoutMs: 20_000 });
@@ -99,5 +108,8 @@ describe('security — a hostile device on a broker with --auth', () => {
     await mallory.client.publishAsync(topics.jobResult('car1', 'real-2'), Buffer.from(forged), { qos: 1 });
     const real = await pending;
     assert.equal(real.result.status, JobStatus.JOB_STATUS_OK, 'the forged failure did not win');
+    // Both real jobs' OK results on the wire (the forged one is a failure, not counted).
+    await results.inbox.waitUntil((ms) => resultCensus(ms).jobs === 2, () => `OK results of real-1 and real-2 at the watcher (${censusSummary(resultCensus(results.inbox.messages))})`, 10_000);
+    t.diagnostic(`superseded results: ${resultCensus(results.inbox.messages).superseded}`);
   });
 });

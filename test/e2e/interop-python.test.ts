@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCluster, type Cluster } from '../support/cluster.ts';
+import { SETUP_TIMEOUT_MS, TEARDOWN_TIMEOUT_MS, closeInOrder } from '../support/wait.ts';
 import { getTaskGraph } from '../../models/task-graph.ts';
 
-const PROTO_DIR = fileURLToPath(new URL('../../schemas/', import.meta.url));
 const CLIENT = fileURLToPath(new URL('../interop/python_client.py', import.meta.url));
 const PYTHON = '/usr/bin/python3';
 
@@ -30,14 +30,15 @@ describe('interop — a Python client speaks the wire contract from the .proto a
 
   before(async () => {
     generated = mkdtempSync(join(tmpdir(), 'edgeweave-py-'));
-    execFileSync('protoc', [`--proto_path=${PROTO_DIR}`, `--python_out=${generated}`, join(PROTO_DIR, 'edgeweave.proto')]);
+    // The command docs/PROTOCOL.md gives, run from the repository's root.
+    execFileSync('protoc', ['--proto_path=schemas', `--python_out=${generated}`, 'schemas/edgeweave.proto'], { cwd: fileURLToPath(new URL('../../', import.meta.url)) });
     cluster = await startCluster({ devices: [{ id: 'edge1', role: 'edge', models: ['chain'] }, { id: 'cloud1', role: 'cloud', models: ['chain'] }] });
     await cluster.ready();
-  });
+  }, { timeout: SETUP_TIMEOUT_MS });
 
   after(async () => {
-    await cluster?.close();
-  });
+    await closeInOrder('python interop', [['the cluster', cluster && (() => cluster.close()), 60_000]]);
+  }, { timeout: TEARDOWN_TIMEOUT_MS });
 
   test('interop — paho-mqtt + protobuf: submit a job as a non-device origin and read its result', async () => {
     const graph = await getTaskGraph('chain', { fused: true });
@@ -54,11 +55,15 @@ describe('interop — a Python client speaks the wire contract from the .proto a
       child.on('exit', (status) => { clearTimeout(timer); resolve({ status, stdout, stderr }); });
     });
     assert.equal(run.status, 0, run.stderr);
-    const outcome = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { status: string; shape: number[]; first: number[]; stages: number };
+    const outcome = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { status: string; shape: number[]; first: number[]; stages: number; top: Array<[number, string, number]>; latency_ms: number };
     assert.equal(outcome.status, 'JOB_STATUS_OK', run.stdout);
     const outputShape = graph.tasks.find((t) => t.id === graph.outputs[0])!.outputShape;
     assert.deepEqual(outcome.shape, [1, ...outputShape]);
     assert.ok(outcome.first.length > 0 && outcome.first.every((v) => Number.isFinite(v)));
     assert.ok(outcome.stages >= 1, 'the result carries the timing trace');
+    const classes = outputShape.reduce((a, b) => a * b, 1);
+    assert.equal(outcome.top.length, Math.min(5, classes), 'the top 5 classes');
+    assert.ok(outcome.top.every(([index], k) => index >= 0 && index < classes && (k === 0 || outcome.top[k - 1]![2] >= outcome.top[k]![2])), 'indices in range, most likely first');
+    assert.ok(outcome.latency_ms > 0, 'a measured latency');
   });
 });

@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster, type Cluster } from '../support/cluster.ts';
+import { closeInOrder, SETUP_TIMEOUT_MS, TEARDOWN_TIMEOUT_MS } from '../support/wait.ts';
 import { getTaskGraph } from '../../models/task-graph.ts';
 import { buildJobInputs } from '../../node-runtime/job-inputs.ts';
 import { JobStatus, ObjectiveKind, type JobInputInit } from '../../schemas/generated/edgeweave.ts';
@@ -14,11 +15,11 @@ describe('clear failure — a job that cannot be placed', () => {
     cluster = await startCluster({ devices: [{ id: 'tiny', role: 'iot', models: ['chain'], memoryMiB: 0.1 }] });
     await cluster.ready();
     inputs = await buildJobInputs(await getTaskGraph('chain', { fused: true }), ['random:1']);
-  });
+  }, { timeout: SETUP_TIMEOUT_MS });
 
   after(async () => {
-    await cluster?.close();
-  });
+    await closeInOrder('runtime-clear-failure', [['the cluster', cluster && (() => cluster.close()), 70_000]]);
+  }, { timeout: TEARDOWN_TIMEOUT_MS });
 
   test('clear failure — the model fits no device: a REJECTED result with E_INFEASIBLE, at once', async () => {
     const client = await cluster.client('tiny');

@@ -2,7 +2,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster, type Cluster } from '../support/cluster.ts';
 import type { Inbox} from '../support/mqtt.ts';
-import { connectClient, subscribe, withTimeout, type TestClient } from '../support/mqtt.ts';
+import { closeClients, connectClient, subscribe, type TestClient } from '../support/mqtt.ts';
+import { closeInOrder, SETUP_TIMEOUT_MS, TEARDOWN_TIMEOUT_MS } from '../support/wait.ts';
 import { mosquittoMissing, startMosquitto, type MosquittoHandle } from '../support/mosquitto.ts';
 import { getTaskGraph } from '../../models/task-graph.ts';
 import { buildJobInputs } from '../../node-runtime/job-inputs.ts';
@@ -83,13 +84,15 @@ for (const brokerKind of ['embedded', 'mosquitto'] as const) {
       });
       await cluster.ready();
       watcher = await watch(cluster.brokerUrl);
-    });
+    }, { timeout: SETUP_TIMEOUT_MS });
 
     after(async () => {
-      await watcher?.client.endAsync();
-      await cluster?.close();
-      await mosquitto?.stop();
-    });
+      await closeInOrder(`runtime-delivery (${brokerKind})`, [
+        ['the watcher', watcher && (() => watcher.client.endAsync(true))],
+        ['the cluster', cluster && (() => cluster.close()), 70_000],
+        ['mosquitto', mosquitto && (() => mosquitto!.stop())],
+      ]);
+    }, { timeout: TEARDOWN_TIMEOUT_MS });
 
     test(`runtime — ${JOBS} jobs over --workers 3: every stage runs exactly once, every job has one result`, { skip: missing ?? false }, async () => {
       const ids = await submitMany(cluster, JOBS, 16);
@@ -110,9 +113,10 @@ for (const brokerKind of ['embedded', 'mosquitto'] as const) {
       assert.equal(workers.size, 3, `all three executors took work: ${JSON.stringify([...workers])}`);
     });
 
-    test('runtime — a redelivered stage input is recognised and not run again', { skip: missing ?? false }, async () => {
+    test('runtime — a redelivered stage input is recognised and not run again', { skip: missing ?? false }, async (t) => {
       // Capture a stage input addressed to edge1, let the job finish, then deliver it again.
       const spy = await connectClient(cluster.brokerUrl, { clientId: 'spy' });
+      t.after(() => closeClients(spy.client));
       const inbox = spy.inbox;
       await subscribe(spy.client, [topics.deviceInbox('edge1'), `${topics.deviceInbox('edge1').replace('/inbox', '')}/workers/+/inbox`], 1);
       const [jobId] = await submitMany(cluster, 1, 1, 'again');
@@ -128,7 +132,6 @@ for (const brokerKind of ['embedded', 'mosquitto'] as const) {
       const afterRuns = countRuns(watcher.inbox);
       assert.equal(afterRuns.okRuns.size, before.okRuns.size, 'no stage ran again');
       assert.equal(afterRuns.results.get(jobId!) ?? 0, before.results.get(jobId!) ?? 0, 'no second result');
-      await withTimeout(spy.client.endAsync(), 5000, 'closing the spy');
     });
   });
 }

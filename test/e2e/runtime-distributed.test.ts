@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { startCluster, type Cluster } from '../support/cluster.ts';
+import { closeInOrder, SETUP_TIMEOUT_MS, TEARDOWN_TIMEOUT_MS } from '../support/wait.ts';
 import { getTaskGraph } from '../../models/task-graph.ts';
 import { resolveModel, predictNamed } from '../../models/index.ts';
 import { buildJobInputs } from '../../node-runtime/job-inputs.ts';
@@ -51,11 +52,11 @@ describe('runtime — distributed execution over three devices', () => {
       ],
     });
     await cluster.ready();
-  });
+  }, { timeout: SETUP_TIMEOUT_MS });
 
   after(async () => {
-    await cluster?.close();
-  });
+    await closeInOrder('runtime-distributed', [['the cluster', cluster && (() => cluster.close()), 70_000]]);
+  }, { timeout: TEARDOWN_TIMEOUT_MS });
 
   test('runtime — a chain split over three devices equals local predict', async () => {
     const graph = await getTaskGraph('chain', { fused: false });

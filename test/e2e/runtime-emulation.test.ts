@@ -1,6 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCluster, type Cluster } from '../support/cluster.ts';
+import { withTimeout } from '../support/mqtt.ts';
+import { closeInOrder, SETUP_TIMEOUT_MS, TEARDOWN_TIMEOUT_MS } from '../support/wait.ts';
 import { getTaskGraph } from '../../models/task-graph.ts';
 import { buildJobInputs } from '../../node-runtime/job-inputs.ts';
 import { JobStatus, Encoding } from '../../schemas/generated/edgeweave.ts';
@@ -25,11 +27,11 @@ describe('runtime — emulated links and speeds', () => {
       ],
     });
     await cluster.ready();
-  });
+  }, { timeout: SETUP_TIMEOUT_MS });
 
   after(async () => {
-    await cluster?.close();
-  });
+    await closeInOrder('runtime-emulation', [['the cluster', cluster && (() => cluster.close()), 70_000]]);
+  }, { timeout: TEARDOWN_TIMEOUT_MS });
 
   test('runtime — measured transfer times match the emulated link within 10%', async () => {
     const graph = await getTaskGraph('mobilenetv2', { fused: true });
@@ -91,7 +93,7 @@ describe('runtime — emulated links and speeds', () => {
       assert.ok(lossy.result.lossyMaxAbsDeviation > 0, 'the deviation from float32 transport is reported');
       assert.ok(lossy.result.lossyMaxRelDeviation < 0.05, `and small (${lossy.result.lossyMaxRelDeviation})`);
     } finally {
-      await lossyClient.close();
+      await withTimeout(lossyClient.close(), 10_000, 'closing the lossy job client');
     }
   });
 });
@@ -102,11 +104,11 @@ describe('runtime — no emulation flags', () => {
   before(async () => {
     cluster = await startCluster({ devices: [{ id: 'a', role: 'iot', models: ['chain'] }, { id: 'b', role: 'edge', models: ['chain'] }] });
     await cluster.ready();
-  });
+  }, { timeout: SETUP_TIMEOUT_MS });
 
   after(async () => {
-    await cluster?.close();
-  });
+    await closeInOrder('runtime-emulation', [['the cluster', cluster && (() => cluster.close()), 70_000]]);
+  }, { timeout: TEARDOWN_TIMEOUT_MS });
 
   test('runtime — without --link or --speed no delay is added', async () => {
     for (const d of cluster.devices.values()) {

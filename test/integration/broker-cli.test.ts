@@ -10,6 +10,8 @@ import { command as authCommand } from '../../cli/commands/auth.ts';
 import { silentLogger } from '../../cli/logger.ts';
 import { isEdgeweaveError } from '../../schemas/errors.ts';
 import { closeClients, connectClient, connectRefused, withTimeout } from '../support/mqtt.ts';
+import { stopChild } from '../support/process.ts';
+import { closeInOrder, SETUP_TIMEOUT_MS, TEARDOWN_TIMEOUT_MS } from '../support/wait.ts';
 
 const BIN = join(import.meta.dirname, '../../bin/edgeweave.js');
 
@@ -30,9 +32,14 @@ interface Spawned {
   stdout: string;
   exited: Promise<number | null>;
   kill(signal: NodeJS.Signals): void;
+  /** Stops it if it still runs (bounded: SIGTERM, then SIGKILL). */
+  stop(): Promise<void>;
   /** Resolves with the first stdout line. */
   firstLine: Promise<string>;
 }
+
+/** Every CLI process a test started, stopped in `after` whatever the test did. */
+const started = new Set<Spawned>();
 
 function spawnCli(args: string[], stdin?: string): Spawned {
   const child = spawn(process.execPath, [BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, EDGEWEAVE_LOG_LEVEL: 'warn' } });
@@ -40,6 +47,7 @@ function spawnCli(args: string[], stdin?: string): Spawned {
     stdout: '',
     exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
     kill: (signal) => child.kill(signal),
+    stop: () => stopChild(child, `edgeweave ${args.slice(0, 2).join(' ')}`),
     firstLine: new Promise((resolve) => {
       child.stdout.on('data', (chunk: Buffer) => {
         spawned.stdout += chunk.toString('utf8');
@@ -50,6 +58,7 @@ function spawnCli(args: string[], stdin?: string): Spawned {
   };
   child.stderr.resume();
   child.stdin.end(stdin ?? '');
+  started.add(spawned);
   return spawned;
 }
 
@@ -59,10 +68,13 @@ describe('broker and auth commands', () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'edgeweave-auth-'));
     authPath = join(dir, 'auth.json');
-  });
+  }, { timeout: SETUP_TIMEOUT_MS });
   after(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+    await closeInOrder('broker-cli', [
+      ...[...started].map((s, i) => [`CLI process ${i}`, () => s.stop()] as const),
+      ['the temp dir', dir !== undefined && (() => rm(dir, { recursive: true, force: true }))],
+    ]);
+  }, { timeout: TEARDOWN_TIMEOUT_MS });
 
   it('auth CLI — add-user from stdin writes a 0600 file with a scrypt hash, never the password', async () => {
     const cli = spawnCli(['auth', 'add-user', '--file', authPath, '--user', 'car1', '--role', 'device', '--password-stdin'], 'car1-pw\n');

@@ -2,7 +2,8 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { emptyAuthFile, hashPassword, startBroker, withUser, type AuthFile, type BrokerHandle, type Role } from '../../broker/index.ts';
 import { captureLogger, type CapturedLog } from '../support/log.ts';
-import { closeClients, connectClient, connectRefused, subscribe, type TestClient } from '../support/mqtt.ts';
+import { closeClients, connectClient, connectRefused, subscribe, withTimeout, type TestClient } from '../support/mqtt.ts';
+import { closeInOrder, SETUP_TIMEOUT_MS, TEARDOWN_TIMEOUT_MS } from '../support/wait.ts';
 
 const V1 = 'edgeweave/v1';
 const FAST_SCRYPT = { N: 1024, r: 8, p: 1 };
@@ -39,14 +40,16 @@ describe('broker authentication and ACL', () => {
     let auth: AuthFile = emptyAuthFile();
     for (const [user, role] of USERS) auth = withUser(auth, user, role, await hashPassword(`${user}-secret`, FAST_SCRYPT));
     captured = captureLogger('warn');
-    broker = await startBroker({ port: 0, auth, log: captured.log });
+    broker = await withTimeout(startBroker({ port: 0, auth, log: captured.log }), 30_000, 'starting the embedded broker with --auth');
     admin = await login('root');
     assert.deepEqual(await subscribe(admin.client, '#'), [1]);
-  });
+  }, { timeout: SETUP_TIMEOUT_MS });
   after(async () => {
-    await closeClients(...open.map((c) => c.client));
-    await broker.close();
-  });
+    await closeInOrder('broker-security', [
+      ['the clients', () => closeClients(...open.map((c) => c.client))],
+      ['the broker', broker && (() => broker.close())],
+    ]);
+  }, { timeout: TEARDOWN_TIMEOUT_MS });
 
   it('auth — clients without credentials, with a wrong password or an unknown user are refused', async () => {
     assert.equal((await connectRefused(broker.url, { clientId: 'anon' })).code, 4);
@@ -61,7 +64,8 @@ describe('broker authentication and ACL', () => {
     assert.equal((await connectRefused(broker.url, { username: 'car1', password: 'car1-secret', clientId: 'car10' })).code, 5);
     assert.ok(captured.find({ code: 'E_AUTH', user: 'car1', reason: 'client id not owned by the user' }).length > 0);
     const own = await login('car1', { clientId: 'car1.w7' });
-    assert.ok(own.client.connected);
+    // Its own client id is accepted and the session serves: a subscription to its own inbox is granted.
+    assert.deepEqual(await subscribe(own.client, `${V1}/devices/car1/inbox`), [1]);
   });
 
   it('ACL — a device publishes only as itself and to inboxes, reports and results', async () => {

@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { afterEach, describe, it } from 'node:test';
 import { startBroker, type BrokerHandle, type BrokerOptions } from '../../broker/index.ts';
 import { closeClients, closed, connectClient, deferAcks, Inbox, neverAck, publishNumbered, subscribe, type TestClient } from '../support/mqtt.ts';
+import { closeInOrder, TEARDOWN_TIMEOUT_MS } from '../support/wait.ts';
 
 describe('broker $share failover, sessions and backlog', () => {
   let broker: BrokerHandle | undefined;
@@ -19,11 +20,15 @@ describe('broker $share failover, sessions and backlog', () => {
   const SHARE = `$share/workers/${FILTER}`;
 
   afterEach(async () => {
-    await closeClients(...open.map((c) => c.client));
+    const clients = open.map((c) => c.client);
+    const closing = broker;
     open = [];
-    await broker?.close();
     broker = undefined;
-  });
+    await closeInOrder('broker-shared-failover', [
+      ['the clients', () => closeClients(...clients)],
+      ['the broker', closing && (() => closing.close())],
+    ]);
+  }, { timeout: TEARDOWN_TIMEOUT_MS });
 
   it('$share — messages held unacknowledged by a member whose socket dies go to the others, none lost, none twice', async () => {
     await start({ shared: { maxInflightPerMember: 5 } });

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { startBroker, type BrokerHandle } from '../../broker/index.ts';
 import { closeClients, connectClient, Inbox, publishNumbered, subscribe, type TestClient } from '../support/mqtt.ts';
 import { assertExactlyOnceAcrossMembers } from '../support/shared-scenarios.ts';
+import { closeInOrder, SETUP_TIMEOUT_MS, TEARDOWN_TIMEOUT_MS } from '../support/wait.ts';
 
 describe('broker $share groups', () => {
   let broker: BrokerHandle;
@@ -17,11 +18,13 @@ describe('broker $share groups', () => {
 
   before(async () => {
     broker = await startBroker({ port: 0 });
-  });
+  }, { timeout: SETUP_TIMEOUT_MS });
   after(async () => {
-    await closeClients(...open.map((c) => c.client));
-    await broker.close();
-  });
+    await closeInOrder('broker-shared', [
+      ['the clients', () => closeClients(...open.map((c) => c.client))],
+      ['the broker', broker && (() => broker.close())],
+    ]);
+  }, { timeout: TEARDOWN_TIMEOUT_MS });
 
   it('$share — 1,000 QoS 1 messages reach exactly one of 3 members, split fairly', async (t) => {
     const { perMember } = await assertExactlyOnceAcrossMembers(broker.url, { messages: 1000, members: 3 });

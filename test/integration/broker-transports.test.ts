@@ -6,6 +6,7 @@ import { startBroker, type BrokerHandle } from '../../broker/index.ts';
 import { captureLogger, type CapturedLog } from '../support/log.ts';
 import { closeClients, closed, connectClient, subscribe, withTimeout, type TestClient } from '../support/mqtt.ts';
 import { makeSelfSignedCert, type SelfSignedCert } from '../support/tls.ts';
+import { closeInOrder, SETUP_TIMEOUT_MS, TEARDOWN_TIMEOUT_MS } from '../support/wait.ts';
 
 async function roundTrip(publisher: TestClient, subscriber: TestClient, topic: string, payload: Buffer): Promise<void> {
   const before = subscriber.inbox.messages.length;
@@ -40,11 +41,13 @@ describe('broker transports and limits', () => {
   before(async () => {
     captured = captureLogger('warn');
     broker = await startBroker({ port: 0, wsPort: 0, maxPayloadBytes: 1024, log: captured.log });
-  });
+  }, { timeout: SETUP_TIMEOUT_MS });
   after(async () => {
-    await closeClients(...open.map((c) => c.client));
-    await broker.close();
-  });
+    await closeInOrder('broker-transports', [
+      ['the clients', () => closeClients(...open.map((c) => c.client))],
+      ['the broker', broker && (() => broker.close())],
+    ]);
+  }, { timeout: TEARDOWN_TIMEOUT_MS });
 
   it('transport — MQTT over WebSocket carries plain and shared subscriptions', async () => {
     assert.match(broker.wsUrl ?? '', /^ws:\/\/127\.0\.0\.1:\d+\/mqtt$/);
@@ -84,8 +87,10 @@ describe('broker transports and limits', () => {
     offender.client.publishAsync('huge/one', Buffer.alloc(512 * 1024), { qos: 0 }).catch(() => {});
     await gone;
     assert.ok(captured.find({ code: 'E_PAYLOAD_TOO_LARGE', packetType: 3 }).length > 0);
+    // The broker still serves: a new client's message makes the round trip.
     const still = await connect(broker.url);
-    assert.ok(still.client.connected);
+    await subscribe(still.client, 'huge/after');
+    await roundTrip(still, still, 'huge/after', Buffer.from('still serving'));
   });
 
   it('robustness — garbage bytes and malformed subscriptions close only that connection', async () => {
@@ -109,6 +114,7 @@ describe('broker transports and limits', () => {
   it('lifecycle — close() disconnects clients, drops half-open sockets and frees the ports', async () => {
     const other = await startBroker({ port: 0, wsPort: 0 });
     const client = await connectClient(other.url);
+    open.push(client);
     const halfOpen = await rawSocket(other.port);
     const clientGone = closed(client.client);
     await withTimeout(other.close(), 5_000, 'broker close');
@@ -126,12 +132,14 @@ describe('broker over TLS', () => {
   before(async () => {
     cert = await makeSelfSignedCert();
     broker = await startBroker({ port: 0, wsPort: 0, tls: { cert: cert.cert, key: cert.key } });
-  });
+  }, { timeout: SETUP_TIMEOUT_MS });
   after(async () => {
-    await closeClients(...open.map((c) => c.client));
-    await broker.close();
-    await cert.remove();
-  });
+    await closeInOrder('broker over TLS', [
+      ['the clients', () => closeClients(...open.map((c) => c.client))],
+      ['the broker', broker && (() => broker.close())],
+      ['the certificate files', cert && (() => cert.remove())],
+    ]);
+  }, { timeout: TEARDOWN_TIMEOUT_MS });
 
   it('transport — MQTT over TLS and secure WebSocket, verified against the certificate', async () => {
     assert.match(broker.url, /^mqtts:\/\//);

@@ -7,10 +7,11 @@ import {
 } from '../../models/index.ts';
 import { isEdgeweaveError } from '../../schemas/errors.ts';
 import { CACHE_DIR } from '../support/models-fixtures.ts';
+import { TEARDOWN_TIMEOUT_MS } from '../support/wait.ts';
 
 after(async () => {
   await initEngine({ engine: 'wasm' });
-});
+}, { timeout: TEARDOWN_TIMEOUT_MS });
 
 test('models engine — the default engine is the fastest that loads, with reasons for the faster ones', async () => {
   const info = await initEngine();

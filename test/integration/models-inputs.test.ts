@@ -8,15 +8,16 @@ import { PNG } from 'pngjs';
 import { decodeImage, imageInputOf, initEngine, loadImageTensor, randomInput, resolveModel, topK } from '../../models/index.ts';
 import { isEdgeweaveError } from '../../schemas/errors.ts';
 import { CACHE_DIR, tempDir } from '../support/models-fixtures.ts';
+import { closeInOrder, SETUP_TIMEOUT_MS, TEARDOWN_TIMEOUT_MS } from '../support/wait.ts';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 before(async () => {
   await initEngine();
   tmp = await tempDir('models-inputs');
-});
+}, { timeout: SETUP_TIMEOUT_MS });
 after(async () => {
-  await tmp.remove();
-});
+  await closeInOrder('models-inputs', [['the temp dir', tmp && (() => tmp.remove())]]);
+}, { timeout: TEARDOWN_TIMEOUT_MS });
 
 /** 64x48 RGBA: left half pure red, right half pure blue. */
 function splitImage(): { width: number; height: number; data: Buffer } {

@@ -8,15 +8,16 @@ import {
 } from '../../models/index.ts';
 import { isEdgeweaveError } from '../../schemas/errors.ts';
 import { CACHE_DIR, handWrittenBranchedModel, modelWithUnsupportedLayer, tempDir } from '../support/models-fixtures.ts';
+import { closeInOrder, SETUP_TIMEOUT_MS, TEARDOWN_TIMEOUT_MS } from '../support/wait.ts';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 before(async () => {
   await initEngine();
   tmp = await tempDir('models-io');
-});
+}, { timeout: SETUP_TIMEOUT_MS });
 after(async () => {
-  await tmp.remove();
-});
+  await closeInOrder('models-io', [['the temp dir', tmp && (() => tmp.remove())]]);
+}, { timeout: TEARDOWN_TIMEOUT_MS });
 
 const code = (c: string, re: RegExp) => (err: unknown): boolean => isEdgeweaveError(err) && err.code === c && re.test(err.message);
 

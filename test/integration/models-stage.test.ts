@@ -7,6 +7,7 @@ import {
 } from '../../models/index.ts';
 import { isEdgeweaveError } from '../../schemas/errors.ts';
 import { CACHE_DIR } from '../support/models-fixtures.ts';
+import { SETUP_TIMEOUT_MS } from '../support/wait.ts';
 
 let resnet: LoadedModel;
 let chain: LoadedModel;
@@ -16,7 +17,7 @@ before(async () => {
   resnet = await resolveModel('resnet18', { cacheDir: CACHE_DIR });
   chain = await resolveModel('chain', { cacheDir: CACHE_DIR });
   fusion = await resolveModel('fusion', { cacheDir: CACHE_DIR });
-});
+}, { timeout: SETUP_TIMEOUT_MS });
 
 const dispose = (m: TensorMap): void => tf.dispose(Object.values(m));
 

@@ -1,7 +1,9 @@
 """A job submitted and its result read by a client in another language, from the .proto alone.
 
 Usage: python3 python_client.py <generated-dir> <host> <port> <origin> <model> <input-shape-comma-separated>
-Prints one JSON line: the result's status, error, output shape and the first output values.
+Prints one JSON line: the result's status, error, output shape, the first output values and the
+top 5 classes. Runs on paho-mqtt 1.x and 2.x; the classes come from
+`protoc --proto_path=schemas --python_out=<generated-dir> schemas/edgeweave.proto`.
 """
 import json
 import random
@@ -28,15 +30,20 @@ def on_message(client, userdata, msg):
     out = result.outputs[0] if result.outputs else None
     values = list(struct.unpack("<%df" % (len(out.data) // 4), out.data))[:5] if out is not None and out.encoding == ew.ENCODING_RAW else []
     outcome.update(status=ew.JobStatus.Name(result.status), error=result.error.code, shape=list(out.shape) if out else [], first=values,
-                   latency_ms=result.predicted_latency_ms, stages=len(result.trace))
+                   latency_ms=result.latency_ms, predicted_latency_ms=result.predicted_latency_ms, stages=len(result.trace),
+                   top=[[c.index, c.label, c.probability] for c in result.top_k])
     done.set()
 
 
-def on_connect(client, userdata, flags, rc):
+def on_connect(client, userdata, *rest):  # paho 1.x: (flags, rc); 2.x: (flags, reason_code, properties)
     client.subscribe("edgeweave/v1/jobs/%s/+/result" % origin, qos=1)
+    client.subscribe("edgeweave/v1/jobs/%s/rejected" % origin, qos=1)
 
 
-client = mqtt.Client(client_id=origin)
+try:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=origin)  # paho-mqtt 2.x
+except AttributeError:
+    client = mqtt.Client(client_id=origin)  # paho-mqtt 1.x
 client.on_message = on_message
 client.on_connect = on_connect
 client.connect(host, port)
@@ -46,7 +53,7 @@ for d in shape:
     count *= d
 rng = random.Random(7)
 data = struct.pack("<%df" % count, *[rng.random() for _ in range(count)])
-request = ew.JobRequest(job_id=job, origin_device=origin, model=ew.ModelRef(name=model),
+request = ew.JobRequest(job_id=job, origin_device=origin, model=ew.ModelRef(name=model), top_k=5,
                         inputs=[ew.JobInput(tensor=ew.Tensor(dtype=ew.DTYPE_FLOAT32, shape=[1] + shape, data=data))])
 # Subscribe first, then submit.
 threading.Timer(0.3, lambda: client.publish("edgeweave/v1/jobs/%s/submit" % origin, request.SerializeToString(), qos=1)).start()

@@ -1,7 +1,8 @@
 /**
  * A whole edgeweave system in one test process: the embedded broker on port 0 (or a given
  * broker URL), planners, and devices (each with its real executors and MQTT clients). Devices
- * with `workers > 1` fork real worker processes. Waits are on events, bounded by timeouts.
+ * with `workers > 1` fork real worker processes. Every start, wait and close is bounded; a
+ * failing one says which part (which planner, which device, and why).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,9 @@ import { Device, type DeviceConfig } from '../../node-runtime/device.ts';
 import { JobClient } from '../../node-runtime/client.ts';
 import type { DataSourceSpec } from '../../node-runtime/data-sources.ts';
 import type { LinkSpec } from '../../node-runtime/link.ts';
+import { DeviceState } from '../../schemas/generated/edgeweave.ts';
 import { withTimeout } from './mqtt.ts';
+import { closeTogether, pollUntil } from './wait.ts';
 
 export interface DeviceSetup {
   id: string;
@@ -60,8 +63,12 @@ export interface Cluster {
   client(origin: string, options?: Partial<Parameters<typeof JobClient.connect>[0]>): Promise<JobClient>;
   /** The login of a user when the cluster has auth. */
   login(user: string): { username?: string; password?: string };
-  /** Resolves when every planner sees every device online (with its profile, when profiled). */
+  /**
+   * Resolves when every planner sees every device alive (with a profile of each of its models,
+   * when profiled); on timeout says which planner lacks which device, and why.
+   */
   ready(timeoutMs?: number): Promise<void>;
+  /** Closes clients, devices, planners and the broker, each bounded; logs what did not close. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -70,6 +77,60 @@ export const TEST_DATA_DIR = process.env['EDGEWEAVE_TEST_DATA_DIR'] ?? join(proc
 export function testLog(): Logger {
   return pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }, pino.destination(2));
 }
+
+/** A device a planner must see: alive, and with a profile of each of `models` (none: no profile needed). */
+export interface DeviceWant {
+  id: string;
+  models: readonly string[];
+}
+
+/** What a planner knows of the devices (its registry), under a name for messages. */
+export interface PlannerView {
+  name: string;
+  registry: PlannerService['registry'];
+}
+
+const STATE_NAMES = new Map<number, string>(Object.entries(DeviceState).map(([name, value]) => [value, name.replace('DEVICE_STATE_', '')]));
+
+/** Why `want` is not ready in `registry` at `nowMs`, or undefined when it is. */
+export function deviceNotReady(registry: PlannerService['registry'], want: DeviceWant, nowMs: number): string | undefined {
+  const rec = registry.get(want.id);
+  if (!rec) return `${want.id} not seen (no status received)`;
+  if (!registry.isAlive(rec, nowMs)) {
+    const state = STATE_NAMES.get(rec.status.state) ?? String(rec.status.state);
+    return `${want.id} not alive (state ${state}, last status ${((nowMs - rec.seenAtMs) / 1000).toFixed(1)} s ago, heartbeat ${rec.status.heartbeatMs} ms)`;
+  }
+  if (want.models.length === 0) return undefined;
+  if (!rec.profile) return `${want.id} has no profile yet (wants ${want.models.join(', ')})`;
+  const have = rec.profile.models.map((m) => m.model?.name ?? '?');
+  const missing = want.models.filter((m) => !have.includes(m));
+  return missing.length > 0 ? `${want.id}'s profile lacks ${missing.join(', ')} (has ${have.join(', ') || 'no model'})` : undefined;
+}
+
+/** Every planner's view of every wanted device that is not ready, one line per planner. */
+export function devicesNotReady(planners: readonly PlannerView[], wants: readonly DeviceWant[], nowMs = Date.now()): string[] {
+  return planners.flatMap((p) => {
+    const problems = wants.map((w) => deviceNotReady(p.registry, w, nowMs)).filter((x): x is string => x !== undefined);
+    return problems.length > 0 ? [`planner ${p.name}: ${problems.join('; ')}`] : [];
+  });
+}
+
+/**
+ * Resolves when every planner sees every wanted device ready. The registry has no event to
+ * await, so this polls it (every 50 ms), bounded by `timeoutMs`.
+ */
+export async function waitForDevices(planners: readonly PlannerView[], wants: readonly DeviceWant[], timeoutMs: number): Promise<void> {
+  await pollUntil(
+    () => devicesNotReady(planners, wants).length === 0,
+    () => `waiting for the devices to be ready:\n  ${devicesNotReady(planners, wants).join('\n  ')}`,
+    timeoutMs,
+  );
+}
+
+/** Bounds on starting the parts of a cluster (a device loads and profiles its models while starting). */
+const BROKER_START_TIMEOUT_MS = 30_000;
+const PLANNER_START_TIMEOUT_MS = 30_000;
+const DEVICE_START_TIMEOUT_MS = 120_000;
 
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const log = options.log ?? testLog();
@@ -86,12 +147,17 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     for (const [user, role] of users) auth = withUser(auth, user, role, await hashPassword(`${user}-pw`, fast));
   }
   const login = (user: string): { username?: string; password?: string } => (auth ? { username: user, password: `${user}-pw` } : {});
-  const broker = options.brokerUrl ? undefined : await startBroker({ port: 0, wsPort: options.wsPort ?? null, log, auth, ...(options.maxPayloadBytes ? { maxPayloadBytes: options.maxPayloadBytes } : {}) });
+  const broker = options.brokerUrl ? undefined : await withTimeout(
+    startBroker({ port: 0, wsPort: options.wsPort ?? null, log, auth, ...(options.maxPayloadBytes ? { maxPayloadBytes: options.maxPayloadBytes } : {}) }),
+    BROKER_START_TIMEOUT_MS, 'starting the embedded broker');
   const brokerUrl = options.brokerUrl ?? broker!.url;
   const dataDir = mkdtempSync(join(tmpdir(), 'edgeweave-test-'));
   const planners: PlannerService[] = [];
   const clients: JobClient[] = [];
   const devices = new Map<string, Device>();
+  const plannerNames = new WeakMap<PlannerService, string>();
+  const views = (): PlannerView[] => planners.map((p, i) => ({ name: plannerNames.get(p) ?? `planners[${i}]`, registry: p.registry }));
+  let closing: Promise<void> | undefined;
   const cluster: Cluster = {
     brokerUrl, broker, planners, devices, dataDir,
     login,
@@ -100,34 +166,28 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       clients.push(c);
       return c;
     },
-    async ready(timeoutMs = 60_000) {
-      const want = options.devices.map((d) => d.id);
-      await withTimeout((async () => {
-        for (;;) {
-          const now = Date.now();
-          const ok = planners.every((p) => want.every((id) => {
-            const rec = p.registry.get(id);
-            if (!rec || !p.registry.isAlive(rec, now)) return false;
-            const setup = options.devices.find((d) => d.id === id)!;
-            return setup.profile === false || (rec.profile?.models.length ?? 0) >= (setup.models ?? ['chain']).length;
-          }));
-          if (ok) return;
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      })(), timeoutMs, () => 'waiting for the devices to come online');
+    async ready(timeoutMs = 120_000) {
+      await waitForDevices(views(), options.devices.map((d) => ({ id: d.id, models: d.profile === false ? [] : (d.models ?? ['chain']) })), timeoutMs);
     },
-    async close() {
-      await Promise.allSettled(clients.map((c) => c.close()));
-      await Promise.allSettled([...devices.values()].map((d) => d.stop()));
-      await Promise.allSettled(planners.map((p) => p.stop()));
-      await broker?.close();
+    close() {
+      closing ??= (async () => {
+        // Clients first (they end their sessions), then devices (their executors finish and they say
+        // OFFLINE while the broker is there), then planners, then the broker. Each part is bounded.
+        await closeTogether('cluster', clients.map((c, i) => [`job client ${i} of ${c.origin}`, () => c.close(), 10_000] as const));
+        await closeTogether('cluster', [...devices].map(([id, d]) => [`device ${id}`, () => d.stop(), 20_000] as const));
+        await closeTogether('cluster', views().map((v, i) => [`planner ${v.name}`, () => planners[i]!.stop(), 10_000] as const));
+        await closeTogether('cluster', [[`embedded broker ${brokerUrl}`, broker && (() => broker.close()), 10_000]]);
+      })();
+      return closing;
     },
   };
   try {
     for (let i = 0; i < (options.planners ?? 1); i++) {
-      const p = new PlannerService({ id: `p${i + 1}`, brokerUrl, algorithm: options.algorithm ?? 'auto', log, ...login(`p${i + 1}`), ...(options.plannerKeys ? { keys: options.plannerKeys } : {}) });
-      await p.start();
-      planners.push(p);
+      const id = `p${i + 1}`;
+      const p = new PlannerService({ id, brokerUrl, algorithm: options.algorithm ?? 'auto', log, ...login(id), ...(options.plannerKeys ? { keys: options.plannerKeys } : {}) });
+      plannerNames.set(p, id);
+      planners.push(p); // before it starts, so a failed start is still closed
+      await withTimeout(p.start(), PLANNER_START_TIMEOUT_MS, `starting planner ${id} (connecting to ${brokerUrl} and subscribing)`);
     }
     for (const d of options.devices) {
       const config: DeviceConfig = {
@@ -139,8 +199,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       if (d.link) config.link = d.link;
       if (d.tracePath) config.tracePath = d.tracePath;
       const device = new Device(config, log.child({ deviceId: d.id }));
-      await device.start();
-      devices.set(d.id, device);
+      devices.set(d.id, device); // before it starts, so a failed start is still stopped
+      await withTimeout(device.start(), DEVICE_START_TIMEOUT_MS,
+        `starting device ${d.id} (connecting to ${config.brokerUrl}, starting ${config.workers} executor(s) with ${config.models.join(', ')})`);
     }
   } catch (err) {
     await cluster.close();

@@ -1,7 +1,8 @@
 /**
  * Starts a real mosquitto for a test or a benchmark: anonymous, loopback, a free port,
  * no persistence, a config file in a temp dir. Ready when it logs that it is running
- * (awaited, not slept). Where mosquitto is not installed, `mosquittoMissing()` says
+ * (awaited, not slept, bounded; a failed start says why, with mosquitto's log). Stopping is
+ * bounded too (SIGTERM, then SIGKILL). Where mosquitto is not installed, `mosquittoMissing()` says
  * why, so a test can skip with that message; in CI (env CI set) absence is an error.
  */
 import { spawn } from 'node:child_process';
@@ -11,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { withTimeout } from './mqtt.ts';
 import { freePort } from './ports.ts';
+import { stopChild } from './process.ts';
 
 export interface MosquittoHandle {
   url: string;
@@ -83,13 +85,13 @@ async function startOnce(binary: string, dir: string, options: MosquittoOptions)
       log = (log + chunk).slice(-8192); // keep draining the pipe, keep only the tail
       if (/ running$/m.test(log)) resolve();
     });
-    child.once('error', reject);
-    void exited.then((code) => reject(new Error(`mosquitto exited with code ${code} before it was ready:\n${log}`)));
+    child.once('error', (err) => reject(new Error(`cannot run ${binary}: ${err.message}`)));
+    void exited.then((code) => reject(new Error(`mosquitto (${binary}) exited with code ${code} before it was ready on port ${port}:\n${log}`)));
   });
   try {
-    await withTimeout(started, options.startTimeoutMs ?? 10_000, `starting mosquitto on port ${port}`);
+    await withTimeout(started, options.startTimeoutMs ?? 10_000, () => `mosquitto (${binary}) to say it is running on port ${port}; its log so far:\n${log || '(nothing)'}`);
   } catch (err) {
-    child.kill('SIGKILL');
+    await stopChild(child, `mosquitto on port ${port}`);
     throw err;
   }
   let stopping: Promise<void> | null = null;
@@ -97,12 +99,7 @@ async function startOnce(binary: string, dir: string, options: MosquittoOptions)
     url: `mqtt://127.0.0.1:${port}`,
     port,
     stop: () => {
-      stopping ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) {
-          child.kill('SIGTERM');
-          await withTimeout(exited, 5_000, 'stopping mosquitto').catch(() => child.kill('SIGKILL'));
-        }
-      })();
+      stopping ??= stopChild(child, `mosquitto on port ${port}`);
       return stopping;
     },
   };
@@ -125,9 +122,10 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
         },
       };
     } catch (err) {
+      // Most likely a port taken between freePort() and mosquitto binding it: try another.
       lastError = err;
     }
   }
   await rm(dir, { recursive: true, force: true });
-  throw lastError;
+  throw new Error(`mosquitto did not start in 3 attempts: ${(lastError as Error).message}`, { cause: lastError });
 }

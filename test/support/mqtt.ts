@@ -32,15 +32,22 @@ export class Inbox {
     });
   }
 
-  /** Resolves once `predicate` holds for the messages so far; rejects after `timeoutMs`. */
-  waitUntil(predicate: (messages: ReceivedMessage[]) => boolean, what: string, timeoutMs = DEFAULT_WAIT_MS): Promise<ReceivedMessage[]> {
+  /** Resolves once `predicate` holds for the messages so far; rejects after `timeoutMs` saying `what` (computed then). */
+  waitUntil(predicate: (messages: ReceivedMessage[]) => boolean, what: string | (() => string), timeoutMs = DEFAULT_WAIT_MS): Promise<ReceivedMessage[]> {
     const check = (): boolean => predicate(this.messages);
     if (check()) return Promise.resolve(this.messages);
+    const waiter = { check, resolve: (): void => undefined };
     return withTimeout(
-      new Promise<ReceivedMessage[]>((resolve) => this.waiters.push({ check, resolve: () => resolve(this.messages) })),
+      new Promise<ReceivedMessage[]>((resolve) => {
+        waiter.resolve = () => resolve(this.messages);
+        this.waiters.push(waiter);
+      }),
       timeoutMs,
-      () => `${what} (have ${this.messages.length} messages)`,
-    );
+      () => `${typeof what === 'string' ? what : what()} (have ${this.messages.length} messages)`,
+    ).finally(() => {
+      // A waiter that timed out is not checked again on every later message.
+      this.waiters = this.waiters.filter((w) => w !== waiter);
+    });
   }
 
   /** Resolves once at least `count` messages arrived. */
@@ -180,10 +187,14 @@ export function deferAcks(client: MqttClient): { pending: number[]; ack(messageI
   };
 }
 
-/** Ends every client now (no DISCONNECT wait) and waits for each to close. */
+const CLOSE_WAIT_MS = 5_000;
+
+/** Ends every client now (no DISCONNECT wait) and waits for each to close, at most `CLOSE_WAIT_MS` each. */
 export async function closeClients(...clients: Array<MqttClient | undefined>): Promise<void> {
-  await Promise.all(clients.filter((c): c is MqttClient => c !== undefined).map((c) => c.endAsync(true).catch(() => {})));
+  await Promise.all(clients.filter((c): c is MqttClient => c !== undefined)
+    .map((c) => withTimeout(c.endAsync(true), CLOSE_WAIT_MS, `closing client ${c.options.clientId}`).catch(() => {})));
 }
+
 
 /** Publishes `count` QoS 1 messages with payloads `${prefix}${i}`, awaiting every PUBACK. */
 export async function publishNumbered(client: MqttClient, topic: string, count: number, options: { prefix?: string; qos?: 0 | 1 } = {}): Promise<void> {

@@ -46,6 +46,7 @@ export async function startProxy(targetUrl: string): Promise<LinkProxy> {
         b.destroy();
       }
       pairs.clear();
+      // The outage lasts this long: an emulated duration, not a stand-in for an event.
       await new Promise((resolve) => setTimeout(resolve, ms));
     },
     async close() {

@@ -1,5 +1,6 @@
 /**
- * Starts a real redis-server for a test: loopback, a free port, nothing saved to disk.
+ * Starts a real redis-server for a test: loopback, a free port, nothing saved to disk,
+ * started and stopped in bounded time.
  * Where redis-server is not installed, `redisMissing()` says why (so a test can skip);
  * in CI (env CI set) absence is an error.
  */
@@ -8,6 +9,7 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { withTimeout } from './mqtt.ts';
 import { freePort } from './ports.ts';
+import { stopChild } from './process.ts';
 
 export interface RedisHandle {
   url: string;
@@ -36,29 +38,56 @@ export function redisMissing(): string | null {
 }
 
 
-export async function startRedis(): Promise<RedisHandle> {
-  const binary = findRedis();
-  if (!binary) throw new Error('redis-server is not installed');
+async function startOnce(binary: string): Promise<RedisHandle> {
   const port = await freePort();
   const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
+  const keep = (chunk: string): void => { log = (log + chunk).slice(-4096); }; // keep draining the pipes, keep only the tail
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', keep);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await withTimeout(new Promise<void>((resolve, reject) => {
+  const ready = new Promise<void>((resolve, reject) => {
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
-      log = (log + chunk).slice(-4096);
+      keep(chunk);
       if (/Ready to accept connections/.test(log)) resolve();
     });
-    void exited.then((code) => reject(new Error(`redis-server exited with code ${code}:\n${log}`)));
-  }), 10_000, `starting redis-server on port ${port}`);
+    child.once('error', (err) => reject(new Error(`cannot run ${binary}: ${err.message}`)));
+    void exited.then((code) => reject(new Error(`redis-server (${binary}) exited with code ${code} before it was ready on port ${port}:\n${log}`)));
+  });
+  try {
+    await withTimeout(ready, 10_000, () => `redis-server (${binary}) to accept connections on port ${port}; its log so far:\n${log || '(nothing)'}`);
+  } catch (err) {
+    await stopChild(child, `redis-server on port ${port}`);
+    throw err;
+  }
+  let stopping: Promise<void> | undefined;
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        await withTimeout(exited, 5000, 'stopping redis').catch(() => child.kill('SIGKILL'));
-      }
+    stop: () => {
+      stopping ??= stopChild(child, `redis-server on port ${port}`);
+      return stopping;
     },
   };
+}
+
+/**
+ * Starts redis-server on a free loopback port; ready when it says it accepts connections
+ * (awaited, bounded; a failed start says why, with its log). Stopping is bounded (SIGTERM,
+ * then SIGKILL) and idempotent.
+ */
+export async function startRedis(): Promise<RedisHandle> {
+  const binary = findRedis();
+  if (!binary) throw new Error('redis-server is not installed (looked in PATH, /usr/bin, /usr/sbin, /usr/local/bin)');
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await startOnce(binary);
+    } catch (err) {
+      // Most likely a port taken between freePort() and redis binding it: try another.
+      lastError = err;
+    }
+  }
+  throw new Error(`redis-server did not start in 3 attempts: ${(lastError as Error).message}`, { cause: lastError });
 }

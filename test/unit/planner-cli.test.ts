@@ -22,11 +22,11 @@ before(async () => {
   graph = path.join(dir, 'graph.json');
   await writeFile(devices, DEVICES);
   await writeFile(graph, JSON.stringify(chainGraph(6, (i) => ({ flops: 3e9 / i, outputBytes: 500_000 / i, paramBytes: 1e6 }))));
-});
+}, { timeout: 10_000 });
 
 after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+  if (dir !== '') await rm(dir, { recursive: true, force: true });
+}, { timeout: 10_000 });
 
 async function run(argv: string[]): Promise<{ code: number; out: string }> {
   let out = '';
@@ -76,8 +76,8 @@ test('planner cli — --compare runs every algorithm side by side', async () => 
   assert.match(text.out, /latency ms\s+origin J/);
   const json = await run(['--graph', graph, '--devices', devices, '--compare', '--json', '--objective', 'energy']);
   const list = JSON.parse(json.out) as Array<{ algorithm: string; ok: boolean; planningMs: number }>;
-  assert.equal(list.length, 9);
-  assert.ok(list.every((p) => p.ok && p.planningMs >= 0));
+  assert.deepEqual(list.map((p) => p.algorithm).sort(), ['auto', 'chain-dp', 'cloud', 'dads', 'edge', 'exact', 'heft', 'local', 'neurosurgeon']);
+  assert.deepEqual(list.filter((p) => !p.ok || !Number.isFinite(p.planningMs)).map((p) => p.algorithm), [], 'every algorithm planned, with its planning time');
 });
 
 test('planner cli — an unreachable deadline exits 1 with the typed reason', async () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseLinkSpec, parseTrace, traceTransferS, LinkEmulator, traceBpsAt } from '../../node-runtime/link.ts';
 import { ClockOffsetEstimator } from '../../node-runtime/clock.ts';
-import { StageLedger, stageKey } from '../../node-runtime/ledger.ts';
+import { ResultLedger, StageLedger, jobKey, stageKey } from '../../node-runtime/ledger.ts';
 import { JoinBuffer, type ArrivedInput } from '../../node-runtime/join-buffer.ts';
 import { AttemptTracker } from '../../node-runtime/attempts.ts';
 import { parseDataSources, loadLocalInput } from '../../node-runtime/data-sources.ts';
@@ -61,15 +61,32 @@ test('clock — the exchange with the smallest round trip sets the offset', () =
 
 test('ledger — a stage is claimed once, released when its executor dies', () => {
   const ledger = new StageLedger(3);
-  const k = stageKey('j', 1, 's0');
+  const k = stageKey('car1', 'j', 1, 's0');
   assert.equal(ledger.claim(k, 'w0'), 'claimed');
   assert.equal(ledger.claim(k, 'w1'), 'running');
   assert.equal(ledger.releaseOwner('w0'), 1);
   assert.equal(ledger.claim(k, 'w1'), 'claimed');
   ledger.complete(k);
   assert.equal(ledger.claim(k, 'w2'), 'done');
-  for (let i = 0; i < 5; i++) ledger.complete(stageKey('j', 1, `x${i}`));
+  for (let i = 0; i < 5; i++) ledger.complete(stageKey('car1', 'j', 1, `x${i}`));
   assert.equal(ledger.isDone(k), false, 'old entries are forgotten past the bound');
+});
+
+test('ledger — the same job id from two origins is two jobs', () => {
+  const ledger = new StageLedger();
+  ledger.complete(stageKey('car1', 'j', 1, 's0'));
+  assert.equal(ledger.claim(stageKey('car2', 'j', 1, 's0'), 'w0'), 'claimed');
+  assert.equal(ledger.claim(stageKey('car1', 'j', 1, 's0'), 'w0'), 'done');
+});
+
+test('result ledger — one result per job leaves a device, whatever the attempt', () => {
+  const results = new ResultLedger(2);
+  assert.equal(results.claim(jobKey('car1', 'j'), 1), true);
+  assert.equal(results.claim(jobKey('car1', 'j'), 2), false, 'a second attempt of the same job');
+  assert.equal(results.sentAttempt(jobKey('car1', 'j')), 1);
+  assert.equal(results.claim(jobKey('car2', 'j'), 1), true, 'another origin, another job');
+  results.claim(jobKey('car3', 'j'), 1);
+  assert.equal(results.sentAttempt(jobKey('car1', 'j')), undefined, 'old entries are forgotten past the bound');
 });
 
 function input(fromStage: string, fromDevice: string, arrivedAtMs: number, acks: string[]): ArrivedInput {

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { ModelProfileInit } from '../schemas/generated/edgeweave.ts';
 import { EdgeweaveError } from '../schemas/errors.ts';
 import type { WorkerInit, ChildMessage, ParentMessage } from './worker-ipc.ts';
+import { killOnProcessExit } from './child-guard.ts';
 import type { DataSourceSpec } from './data-sources.ts';
 import type { ClaimOutcome } from './ledger.ts';
 import type { CommitOutcome, ResultCommit } from './services.ts';
@@ -75,22 +76,6 @@ const WORKER_EXEC_ARGV = COMPILED ? [] : ['--import', 'tsx'];
 /** A worker told to stop is killed if it has not exited by then (it bounds its own stop at 2.5 s). */
 const WORKER_STOP_KILL_MS = 3000;
 
-/**
- * Worker processes never outlive their device: whatever way this process exits (a forced exit
- * after a stop that overran, a second signal, an uncaught error), the workers still running
- * are killed on the way out. A worker also stops by itself when its IPC channel closes.
- */
-const liveWorkers = new Set<ChildProcess>();
-let killOnExit = false;
-function superviseUntilExit(child: ChildProcess): void {
-  liveWorkers.add(child);
-  child.once('exit', () => liveWorkers.delete(child));
-  if (killOnExit) return;
-  killOnExit = true;
-  process.once('exit', () => {
-    for (const c of liveWorkers) c.kill('SIGKILL');
-  });
-}
 
 export class WorkerPool {
   private local: InProcess | undefined;
@@ -176,7 +161,7 @@ export class WorkerPool {
       ...(c.engine !== undefined ? { engine: c.engine } : {}),
     };
     const child = fork(WORKER_MAIN, [], { execArgv: WORKER_EXEC_ARGV, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    superviseUntilExit(child);
+    killOnProcessExit(child);
     f.child = child;
     f.handle.pid = child.pid;
     return new Promise<void>((resolve, reject) => {

@@ -8,26 +8,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { EdgeweaveError } from '../../schemas/errors.ts';
+import { killOnProcessExit } from '../../node-runtime/child-guard.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/edgeweave.js', import.meta.url));
 /** A process told to stop is killed if it has not exited by then (unless the caller gives less time). */
 const STOP_TIMEOUT_MS = 8000;
 
-/**
- * The group's processes never outlive this one: whatever way it exits (a forced exit after a
- * stop that overran, a second signal, an uncaught error), those still running are killed.
- */
-const running = new Set<ChildProcess>();
-let killOnExit = false;
-function killOnProcessExit(child: ChildProcess): void {
-  running.add(child);
-  child.once('exit', () => running.delete(child));
-  if (killOnExit) return;
-  killOnExit = true;
-  process.once('exit', () => {
-    for (const c of running) c.kill('SIGKILL');
-  });
-}
 
 export interface Child {
   name: string;

@@ -15,6 +15,7 @@ import { buildJobInputs } from '../node-runtime/job-inputs.ts';
 import { JobStatus, type JobInputInit } from '../schemas/generated/edgeweave.ts';
 import type { JobClient, JobOutcome } from '../node-runtime/client.ts';
 import type { BenchOptions } from './run.ts';
+import { ATTEMPTS_PER_SUBMISSION } from '../planner/request.ts';
 
 const CARS = 8;
 const RATE_PER_CAR = 2;
@@ -110,7 +111,7 @@ export async function runBench(options: BenchOptions): Promise<void> {
     line('jobs submitted', String(all.length));
     line('jobs lost (not OK)', String(lost));
     // A result of an attempt past a submission's first means the planner planned the job again.
-    const replanned = all.filter((o) => o.result.status === JobStatus.JOB_STATUS_OK && o.result.attempt % 256 !== 1).length;
+    const replanned = all.filter((o) => o.result.status === JobStatus.JOB_STATUS_OK && o.result.attempt % ATTEMPTS_PER_SUBMISSION !== 1).length;
     line('jobs re-planned / submitted again by origins', `${replanned} / ${clients.reduce((s, c) => s + c.resubmitted, 0)}`);
     line('throughput (jobs completed / s)', ((all.length - lost) / wallS).toFixed(2));
     line('MobileNetV2 unloaded p50 ms', pct(unloaded, 0.5).toFixed(0));

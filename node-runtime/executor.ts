@@ -201,9 +201,9 @@ export class Executor {
     const crossed = input.fromDevice !== this.options.deviceId;
     const delay = crossed ? this.options.services.receiveDelay(bytes) : Promise.resolve(0);
     // In hand from now on (the device's status counts it), though still crossing the downlink.
-    this.options.services.stageQueued(1);
+    if (crossed) this.options.services.stageQueued(1);
     this.track(delay.then((ms) => sleep(ms)).then(() => {
-      this.options.services.stageQueued(-1);
+      if (crossed) this.options.services.stageQueued(-1);
       if (this.stopped) return;
       const arrived: ArrivedInput = { message: input, arrivedAtMs: Date.now(), bytes, downMs: Date.now() - receivedAtMs, ack: () => message.ack() };
       const complete = this.joins.add(key, stage, arrived, receivedAtMs + (this.options.joinTimeoutMs ?? 120_000));

@@ -3,6 +3,9 @@ import { Encoding, ObjectiveKind, type JobRequest } from '../schemas/generated/e
 import type { TaskGraph, TaskNode } from '../schemas/graph.ts';
 import type { Constraints, Objective, Plan } from './core/types.ts';
 
+/** Attempt numbers reserved per submission: attempt = resubmission x this + re-plans + 1 (PROTOCOL.md, "Attempts"). */
+export const ATTEMPTS_PER_SUBMISSION = 256;
+
 export function graphOptions(request: JobRequest): { fused: boolean; denseShards?: Record<string, number> } {
   return Object.keys(request.denseShards).length > 0 ? { fused: request.fused, denseShards: { ...request.denseShards } } : { fused: request.fused };
 }

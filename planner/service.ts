@@ -20,7 +20,7 @@ import { toWirePlan, initialInputs } from './wire-plan.ts';
 import { statusProblem, profileProblem } from './validate-status.ts';
 import { FleetProgress, JobFrontier, judgeQuietJob, type DeviceLoad } from './progress.ts';
 import { inputsProblem, requestProblem } from './request-check.ts';
-import { constraintsOf, graphFromSpecs, graphOptions, inputAsUint8, inputTaskOf, objectiveOf, shiftPlan } from './request.ts';
+import { ATTEMPTS_PER_SUBMISSION, constraintsOf, graphFromSpecs, graphOptions, inputAsUint8, inputTaskOf, objectiveOf, shiftPlan } from './request.ts';
 import {
   JobRequest, JobPlan, Assignment, StageInput, StageReport, JobResult, DeviceStatus, DeviceProfile, ClockPing, ClockPong, PlannerStatus,
   JobStatus, StageStatus, PlannerState, DeviceState, type JobPlanInit, type StageTiming,
@@ -75,8 +75,6 @@ interface JobRecord {
   /** How much later than the core predicted the plan's times were set (dispatch). */
   dispatchMs: number;
   resubmission: number;
-  /** Planner clock when the current attempt was dispatched. */
-  dispatchedAtMs: number;
   watchdog: NodeJS.Timeout | undefined;
   /** Planner clock when the job first arrived. */
   firstSeenAtMs: number;
@@ -93,14 +91,17 @@ interface JobRecord {
 const MAX_JOBS = 20_000;
 /** A device that says OFFLINE has this long to be back as the same incarnation before its jobs move. */
 const DEFAULT_LOST_GRACE_MS = 3000;
-/** Attempt numbers reserved per submission: attempt = resubmission x this + re-plans + 1. */
-const ATTEMPTS_PER_SUBMISSION = 256;
 /** A job id that cannot be a topic level is echoed on jobs/{origin}/rejected up to this long. */
 const MAX_REJECTED_ID_CHARS = 200;
 /** How long a job without its own timeout may wait for devices to come back. */
 const DEFAULT_JOB_TIMEOUT_MS = 120_000;
 /** The planner republishes its status (with its device estimates) every this many seconds. */
 const STATUS_EVERY_TICKS = 2;
+
+/** How long a job may take in all, by its own timeout or the default. */
+function deadlineOf(request: JobRequest): number {
+  return request.timeoutMs > 0 ? request.timeoutMs : DEFAULT_JOB_TIMEOUT_MS;
+}
 
 export class PlannerService {
   readonly registry = new DeviceRegistry();
@@ -325,7 +326,7 @@ export class PlannerService {
     if (inputs) return this.reject(topicOrigin, request, inputs.code, inputs.message);
     const job: JobRecord = {
       key, request, graph, phase: 'planning', attempt: 0, attemptsPlanned: 0, plan: JobPlan.create({ jobId: request.jobId }), frontier: undefined,
-      dispatchMs: 0, resubmission: request.resubmission, dispatchedAtMs: receivedAtMs, watchdog: undefined,
+      dispatchMs: 0, resubmission: request.resubmission, watchdog: undefined,
       firstSeenAtMs: receivedAtMs, lastProgressAtMs: receivedAtMs, replans: 0, avoid: new Set(),
       // Submitted again to a planner that does not know it: its origin has no result.
       resultMaybeLost: request.resubmission > 0,
@@ -459,7 +460,7 @@ export class PlannerService {
       stageId: s.stageId, deviceId: s.deviceId, transferMs: s.predicted?.transferInMs ?? 0,
       producers: [...new Set(s.inputs.filter((i) => i.fromStage !== '').map((i) => i.fromStage))],
     })), now);
-    Object.assign(job, { phase: 'dispatched', attempt, plan, frontier, dispatchMs: this.dispatchMs, dispatchedAtMs: now, attemptsPlanned: job.attemptsPlanned + 1 });
+    Object.assign(job, { phase: 'dispatched', attempt, plan, frontier, dispatchMs: this.dispatchMs, attemptsPlanned: job.attemptsPlanned + 1 });
     this.jobsPlanned++;
     this.armWatchdog(job, core.predictedLatencyMs);
     const published = [t.publish(topics.jobPlan(request.originDevice, request.jobId), this.publishedPlan(job), { qos: 1 })];
@@ -511,8 +512,7 @@ export class PlannerService {
       const quietMs = now - job.lastProgressAtMs;
       if (quietMs < limit) return again(limit - quietMs);
       if (this.originAway(job)) {
-        const deadlineMs = job.request.timeoutMs > 0 ? job.request.timeoutMs : DEFAULT_JOB_TIMEOUT_MS;
-        if (now - job.firstSeenAtMs > deadlineMs) return void this.end(job, job.attempt, JobStatus.JOB_STATUS_TIMEOUT, 'E_TIMEOUT', `its origin ${job.request.originDevice} was away past the job's deadline`);
+        if (now - job.firstSeenAtMs > deadlineOf(job.request)) return void this.end(job, job.attempt, JobStatus.JOB_STATUS_TIMEOUT, 'E_TIMEOUT', `its origin ${job.request.originDevice} was away past the job's deadline`);
         return again(Math.max(1000, limit / 2));
       }
       const verdict = judgeQuietJob(job.frontier?.waiting() ?? [], (id) => ({ load: this.loadOf(id, job.key), activity: this.fleet.activityOf(id) }), (s) => this.fleet.overtaking(s), now, limit);
@@ -548,7 +548,7 @@ export class PlannerService {
 
   /** Keeps a job whose devices are gone until one comes back, bounded by the job's deadline. */
   private wait(job: JobRecord, reason: string): void {
-    const limitMs = job.request.timeoutMs > 0 ? job.request.timeoutMs : DEFAULT_JOB_TIMEOUT_MS;
+    const limitMs = deadlineOf(job.request);
     if (Date.now() - job.firstSeenAtMs > limitMs) {
       void this.end(job, job.attempt, JobStatus.JOB_STATUS_TIMEOUT, 'E_TIMEOUT', `waited ${Math.round(limitMs / 1000)} s for a device: ${reason}`);
       return;
@@ -618,19 +618,16 @@ export class PlannerService {
     if (!isValidId(topicOrigin)) return;
     if (isValidId(jobId)) return this.publishFailure(topicOrigin, jobId, 0, JobStatus.JOB_STATUS_REJECTED, code, message);
     const shown = jobId.slice(0, MAX_REJECTED_ID_CHARS);
-    const payload = JobResult.encode({
-      jobId: shown, attempt: 0, status: JobStatus.JOB_STATUS_REJECTED, error: { code, message }, producedBy: `planner:${this.options.id}`, finishedAtMs: Date.now(),
-      capability: signCapability(this.keys, topicOrigin, shown, 0),
-    });
-    await this.transport?.publish(topics.jobRejected(topicOrigin), payload, { qos: 1 }).catch(() => undefined);
+    return this.publishFailure(topicOrigin, shown, 0, JobStatus.JOB_STATUS_REJECTED, code, message, topics.jobRejected(topicOrigin));
   }
 
-  private async publishFailure(origin: string, jobId: string, attempt: number, status: JobStatus, code: ErrorCode, message: string): Promise<void> {
+  /** A signed result that says why a job did not run, on the job's result topic unless another is given. */
+  private async publishFailure(origin: string, jobId: string, attempt: number, status: JobStatus, code: ErrorCode, message: string, topic = topics.jobResult(origin, jobId)): Promise<void> {
     const payload = JobResult.encode({
       jobId, attempt, status, error: { code, message }, producedBy: `planner:${this.options.id}`, finishedAtMs: Date.now(),
       capability: signCapability(this.keys, origin, jobId, attempt),
     });
-    await this.transport?.publish(topics.jobResult(origin, jobId), payload, { qos: 1 }).catch(() => undefined);
+    await this.transport?.publish(topic, payload, { qos: 1 }).catch(() => undefined);
   }
 
   // ---- reports and results -------------------------------------------------------

@@ -29,6 +29,7 @@ export const ACL_TABLE: Readonly<Record<Role, RoleRules>> = {
     publish: [
       'devices/{me}/status',
       'devices/{me}/profile',
+      'models/+',
       'jobs/{me}/submit',
       'devices/+/inbox',
       'devices/+/workers/+/inbox',
@@ -48,6 +49,7 @@ export const ACL_TABLE: Readonly<Record<Role, RoleRules>> = {
       'clock/{me}/pong',
       'planners/+/status',
       'devices/+/status',
+      'models/+',
     ],
   },
   planner: {
@@ -71,6 +73,7 @@ export const ACL_TABLE: Readonly<Record<Role, RoleRules>> = {
       'jobs/+/+/result',
       'clock/+/ping',
       'planners/+/status',
+      'models/+',
     ],
   },
   observer: {
@@ -84,6 +87,7 @@ export const ACL_TABLE: Readonly<Record<Role, RoleRules>> = {
       'jobs/+/+/result',
       'jobs/+/rejected',
       'planners/+/status',
+      'models/+',
       'debug/#',
     ],
   },

@@ -5,7 +5,12 @@ export type { EngineName, EngineInfo, HostInfo, InitEngineOptions } from './engi
 export { resolveModel, disposeModel, taskGraphOf, exportModel, cacheDirOf, zooCacheFolder, DEFAULT_CACHE_DIR } from './resolve.ts';
 export type { ResolveOptions } from './resolve.ts';
 export { getTaskGraph, layerGraphOf } from './task-graph.ts';
-export type { LoadedModel, TensorSpec } from './loaded-model.ts';
+export { modelCardOf, cardLayerGraph, modelLabel, topologySha256 } from './model-card.ts';
+export { FleetModels } from './fleet-models.ts';
+export type { ModelHolder, ResolvedModel } from './fleet-models.ts';
+export { PREPROCESSING_MODES, preprocessingOf, preprocessedRange, pixelQuantisation, preprocessPixels, isPreprocessing } from './preprocessing.ts';
+export type { Preprocessing } from './preprocessing.ts';
+export type { LoadedModel, TensorSpec, ModelAbout } from './loaded-model.ts';
 export { zooModelNames, listZooModels } from './zoo/catalog.ts';
 export { buildTaskGraph } from './graph/build.ts';
 export type { GraphOptions } from './graph/build.ts';

@@ -9,6 +9,7 @@ import { PNG } from 'pngjs';
 import { EdgeweaveError } from '../schemas/errors.ts';
 import type { LoadedModel, TensorSpec } from './loaded-model.ts';
 import { fillUniform, seedFrom } from './prng.ts';
+import { preprocessPixels, type Preprocessing } from './preprocessing.ts';
 import type { TensorMap } from './stage.ts';
 
 /** Seeded uniform [0, 1) tensors for every model input, batch 1, named by input task id. */
@@ -67,8 +68,17 @@ export function imageTensor(image: DecodedImage, spec: TensorSpec): tf.Tensor4D 
   });
 }
 
-/** Reads a JPEG or PNG file as the model's image input: `{ [inputName]: tensor }`. */
-export async function loadImageTensor(file: string, model: Pick<LoadedModel, 'inputs' | 'modelId'>, inputName?: string): Promise<TensorMap> {
+/** An image tensor in [0, 1] (from `imageTensor`) under another preprocessing; disposes its input. */
+export function preprocessImage(unit: tf.Tensor4D, mode: Preprocessing): tf.Tensor4D {
+  if (mode === 'unit') return unit;
+  const pixels = Uint8Array.from(unit.dataSync(), (v) => Math.round(v * 255));
+  const shape = unit.shape;
+  unit.dispose();
+  return tf.tensor4d(preprocessPixels(pixels, shape[3], mode), shape);
+}
+
+/** Reads a JPEG or PNG file as the model's image input, preprocessed as the model says: `{ [inputName]: tensor }`. */
+export async function loadImageTensor(file: string, model: Pick<LoadedModel, 'inputs' | 'modelId'> & { about?: LoadedModel['about'] }, inputName?: string): Promise<TensorMap> {
   const spec = imageInputOf(model, inputName);
   let bytes: Buffer;
   try {
@@ -76,7 +86,7 @@ export async function loadImageTensor(file: string, model: Pick<LoadedModel, 'in
   } catch (err) {
     throw new EdgeweaveError('E_INPUT', `cannot read image ${file}: ${(err as Error).message}`, { cause: err });
   }
-  return { [spec.name]: imageTensor(decodeImage(bytes, file), spec) };
+  return { [spec.name]: preprocessImage(imageTensor(decodeImage(bytes, file), spec), model.about?.preprocessing ?? 'unit') };
 }
 
 export interface ClassScore {

@@ -3,6 +3,18 @@ import type * as tf from '@tensorflow/tfjs';
 import { EdgeweaveError } from '../schemas/errors.ts';
 import { describeLayers } from './graph/describe.ts';
 import type { LayerGraph } from './graph/topology.ts';
+import type { Preprocessing } from './preprocessing.ts';
+
+/** What a model says of itself beyond its layers (model.json metadata), for its card. */
+export interface ModelAbout {
+  /** How image pixels become its inputs; `declared` false when this is edgeweave's default. */
+  preprocessing: Preprocessing;
+  preprocessingDeclared: boolean;
+  generatedBy: string;
+  convertedBy: string;
+  /** Bytes of its weights as stored. */
+  weightBytes: number;
+}
 
 /** A named tensor of the model (an input or output task) and its shape for one sample. */
 export interface TensorSpec {
@@ -27,6 +39,7 @@ export interface LoadedModel {
   /** Outputs in the model's output order (names are the output task ids). */
   readonly outputs: readonly TensorSpec[];
   readonly labels: readonly string[] | undefined;
+  readonly about: ModelAbout;
 }
 
 export interface LoadedModelParts {
@@ -38,6 +51,7 @@ export interface LoadedModelParts {
   topology: object;
   layerGraph: LayerGraph;
   labels: readonly string[] | undefined;
+  about: ModelAbout;
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {

@@ -14,9 +14,10 @@ import { initEngine, type EngineName } from './engine.ts';
 import { buildTaskGraph, type GraphOptions } from './graph/build.ts';
 import { describeLayers } from './graph/describe.ts';
 import { normalizeTopology } from './graph/topology.ts';
-import { canonicalJson, hashModel } from './io/hash.ts';
+import { canonicalJson, hashModel, weightBuffers } from './io/hash.ts';
 import { findModelJson, memoryLoadHandler, readModelArtifacts, saveModelFiles, writeModelArtifacts, MODEL_JSON } from './io/file-handler.ts';
-import { makeLoadedModel, type LoadedModel } from './loaded-model.ts';
+import { makeLoadedModel, type LoadedModel, type ModelAbout } from './loaded-model.ts';
+import { preprocessingOf } from './preprocessing.ts';
 import { zooModel } from './zoo/catalog.ts';
 import { modelIdFor, notFound } from './task-graph.ts';
 import { generateZooModel } from './zoo/generate.ts';
@@ -58,8 +59,22 @@ async function labelsBeside(file: string, metadata: Record<string, unknown> | un
   return txt?.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
 }
 
+function weightBytesOf(artifacts: tf.io.ModelArtifacts): number {
+  return weightBuffers(artifacts.weightData).reduce((s, b) => s + b.byteLength, 0);
+}
+
+function aboutOf(artifacts: tf.io.ModelArtifacts, where: string): ModelAbout {
+  const metadata = artifacts.userDefinedMetadata as Record<string, unknown> | undefined;
+  const { mode, declared } = preprocessingOf(metadata, where);
+  return {
+    preprocessing: mode, preprocessingDeclared: declared, generatedBy: artifacts.generatedBy ?? '', convertedBy: artifacts.convertedBy ?? '',
+    weightBytes: weightBytesOf(artifacts),
+  };
+}
+
 async function loadFromFile(file: string, source: 'zoo' | 'file', zooName?: string): Promise<LoadedModel> {
   const { json, artifacts } = await readModelArtifacts(file);
+  const about = aboutOf(artifacts, file);
   // Topology first: an unsupported layer is reported before any weight reaches tfjs.
   const layerGraph = normalizeTopology(json.modelTopology);
   describeLayers(layerGraph);
@@ -78,6 +93,7 @@ async function loadFromFile(file: string, source: 'zoo' | 'file', zooName?: stri
     topology: json.modelTopology as object,
     layerGraph,
     labels: await labelsBeside(file, json.userDefinedMetadata),
+    about: source === 'zoo' ? { ...about, preprocessingDeclared: true } : about,
   });
 }
 
@@ -121,6 +137,7 @@ async function loadZoo(zoo: ZooModel, options: ResolveOptions): Promise<LoadedMo
     topology: artifacts.modelTopology as object,
     layerGraph: normalizeTopology(artifacts.modelTopology),
     labels: zoo.labels ? [...zoo.labels] : undefined,
+    about: { ...aboutOf(artifacts, zoo.name), preprocessingDeclared: true },
   });
 }
 

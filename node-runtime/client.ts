@@ -35,6 +35,11 @@ export interface JobClientOptions {
    * inputs in float32 and report the output's deviation in the result (needs the model here).
    */
   checkLossy?: boolean;
+  /**
+   * Where this host keeps models a job may name (id or hash -> zoo name or model.json path), for
+   * the local fallback and the lossy check; a model not listed is looked up by its id.
+   */
+  modelPaths?: ReadonlyMap<string, string>;
   /** Submit again when no plan has come this long after submitting (default 5000 ms). */
   retryAfterMs?: number;
   /**
@@ -98,6 +103,7 @@ export class JobClient {
     private readonly checkLossy: boolean,
     private readonly retryAfterMs: number,
     private readonly silenceAfterPlanMs: number | undefined,
+    private readonly modelPaths: ReadonlyMap<string, string> = new Map(),
   ) {}
 
   static async connect(options: JobClientOptions): Promise<JobClient> {
@@ -110,7 +116,7 @@ export class JobClient {
     if (options.password !== undefined) conn.password = options.password;
     if (options.ca !== undefined) conn.ca = options.ca;
     const transport = await Transport.connect(conn);
-    const client = new JobClient(transport, options.origin, log, options.checkLossy ?? false, options.retryAfterMs ?? 5000, options.silenceAfterPlanMs);
+    const client = new JobClient(transport, options.origin, log, options.checkLossy ?? false, options.retryAfterMs ?? 5000, options.silenceAfterPlanMs, options.modelPaths);
     await transport.subscribe(filters.allPlannerStatus(), 1, (m) => client.onPlannerStatus(m));
     await transport.subscribe(filters.jobResults(options.origin), 1, (m) => client.onResult(m));
     await transport.subscribe(filters.jobRejections(options.origin), 1, (m) => client.onRejected(m));
@@ -262,7 +268,7 @@ export class JobClient {
     if (p.request.fallbackLocal) {
       this.log.warn({ jobId }, 'no result in time: running the job here');
       try {
-        const outputs = await runLocally(p.request);
+        const outputs = await runLocally(p.request, this.modelPaths);
         this.finish(jobId, JobResult.create({ jobId, status: JobStatus.JOB_STATUS_OK, outputs, ranLocally: true, producedBy: this.origin, error: { code: 'E_TIMEOUT', message: `no result within ${timeoutMs} ms; ran on the origin` } }));
         return;
       } catch (err) {
@@ -320,7 +326,7 @@ export class JobClient {
     if (this.checkLossy && result.status === JobStatus.JOB_STATUS_OK && p.plan && usedLossyCuts(p.plan, p.request)) {
       // Measure the deviation before handing the result over; latency is taken at arrival.
       const arrivedAtMs = Date.now();
-      void lossyDeviation(p.request, result).then(
+      void lossyDeviation(p.request, result, this.modelPaths).then(
         (dev) => this.finish(topic.jobId, { ...result, lossyMaxAbsDeviation: dev.maxAbs, lossyMaxRelDeviation: dev.maxRel }, arrivedAtMs),
         (err: unknown) => {
           this.log.warn({ err, jobId: topic.jobId }, 'cannot measure the lossy deviation here');
@@ -436,9 +442,13 @@ export function usedLossyCuts(plan: JobPlan, request: JobRequestInit): boolean {
 }
 
 /** Runs the whole model here, in float32, on the job's own inline inputs; its outputs by name. */
-async function predictHere(request: JobRequestInit): Promise<Map<string, TensorData>> {
+async function predictHere(request: JobRequestInit, paths: ReadonlyMap<string, string>): Promise<Map<string, TensorData>> {
   const [{ resolveModel, predictNamed }, tf] = await Promise.all([import('../models/index.ts'), import('@tensorflow/tfjs')]);
-  const model = await resolveModel(request.model?.name ?? '');
+  const name = request.model?.name ?? '';
+  const model = await resolveModel(paths.get(request.model?.sha256 ?? '') ?? paths.get(name) ?? name);
+  if (request.model?.sha256 && !model.modelHash.startsWith(request.model.sha256)) {
+    throw new EdgeweaveError('E_MODEL_NOT_FOUND', `the copy of ${name} here has another hash than the job's model`);
+  }
   const feed: Record<string, TfTensor> = {};
   try {
     for (const [i, input] of (request.inputs ?? []).entries()) {
@@ -458,14 +468,14 @@ async function predictHere(request: JobRequestInit): Promise<Map<string, TensorD
 }
 
 /** The fallback: the job's outputs computed on the origin itself. */
-async function runLocally(request: JobRequestInit): Promise<TensorInit[]> {
-  const outputs = await predictHere(request);
+async function runLocally(request: JobRequestInit, paths: ReadonlyMap<string, string>): Promise<TensorInit[]> {
+  const outputs = await predictHere(request, paths);
   return [...outputs].map(([name, t]) => encodeTensor(t, { name }));
 }
 
 /** Runs the model here in float32 on the job's own inputs and compares its outputs with the result's. */
-async function lossyDeviation(request: JobRequestInit, result: JobResult): Promise<{ maxAbs: number; maxRel: number }> {
-  const reference = await predictHere(request);
+async function lossyDeviation(request: JobRequestInit, result: JobResult, paths: ReadonlyMap<string, string>): Promise<{ maxAbs: number; maxRel: number }> {
+  const reference = await predictHere(request, paths);
   let maxAbs = 0;
   let maxRel = 0;
   for (const out of result.outputs) {

@@ -20,7 +20,7 @@ import { deviceProfileOf } from './profiles.ts';
 import { resolveDevicePower } from '../planner/core/presets.ts';
 import type { DevicePower, DeviceRole, PowerSpec, RadioKind } from '../planner/core/types.ts';
 import {
-  DeviceStatus, DeviceProfile, DeviceState, Role, Radio, ClockPing, ClockPong, type DeviceStatusInit, type ModelProfileInit,
+  DeviceStatus, DeviceProfile, DeviceState, ModelCard, Role, Radio, ClockPing, ClockPong, type DeviceStatusInit, type ModelProfileInit,
 } from '../schemas/generated/edgeweave.ts';
 import { topics } from '../schemas/topics.ts';
 import { toEdgeweaveError } from '../schemas/errors.ts';
@@ -106,11 +106,13 @@ export class Device implements DeviceServices {
       await this.transport.close();
       return;
     }
-    this.transport.onReconnect(() => { void this.publishStatus(); });
+    // Back after a broker restart (which may have lost retained messages): cards, then status.
+    this.transport.onReconnect(() => { void this.publishCards().then(() => this.publishStatus()); });
     await this.transport.subscribe(topics.clockPong(c.id), 0, (m) => this.onPong(m.payload));
     this.pool = new WorkerPool(this, this.log);
     await this.pool.start();
     if (this.stopping) return;
+    await this.publishCards();
     await this.publishStatus();
     this.heartbeat = setInterval(() => { void this.publishStatus(); }, c.heartbeatMs);
     this.heartbeat.unref();
@@ -157,10 +159,28 @@ export class Device implements DeviceServices {
         upAlphaMwPerMbps: this.power.radioModel.upAlphaMwPerMbps, downAlphaMwPerMbps: this.power.radioModel.downAlphaMwPerMbps, betaMw: this.power.radioModel.betaMw,
       },
       sentAtMs: Date.now(), seq: this.seq++, heartbeatMs: c.heartbeatMs, incarnation: this.incarnation,
-      models: this.pool?.modelNames() ?? c.models, dataSources: [...c.dataSources.keys()], version: c.version,
+      ...this.modelsHeld(), dataSources: [...c.dataSources.keys()], version: c.version,
       traceUpBps: this.link?.trace ? this.link.up.bpsAt(Date.now()) : 0,
       traceStartedAtMs: this.link?.trace ? this.link.epochMs : 0,
     };
+  }
+
+  /** What the status says of models: ids, refs and problems, once the executors loaded them. */
+  private modelsHeld(): Pick<DeviceStatusInit, 'models' | 'modelRefs' | 'modelProblems'> {
+    const held = this.pool?.held();
+    if (!held) return { models: [], modelRefs: [], modelProblems: [] };
+    return { models: held.refs.map((r) => r.name ?? ''), modelRefs: held.refs, modelProblems: held.problems };
+  }
+
+  /** A retained card per model held, on models/{sha256}: published before the status that lists the model. */
+  private async publishCards(): Promise<void> {
+    for (const card of this.pool?.held()?.cards ?? []) {
+      try {
+        await this.transport?.publish(topics.modelCard(card.model!.sha256!), ModelCard.encode(card), { qos: 1, retain: true });
+      } catch (err) {
+        this.log.warn({ err, model: card.model?.name }, 'model card not sent');
+      }
+    }
   }
 
   async publishStatus(): Promise<void> {
@@ -175,13 +195,13 @@ export class Device implements DeviceServices {
   private async publishProfiles(): Promise<void> {
     const models: ModelProfileInit[] = [];
     const variants = this.config.profileLayers ? [true, false] : [true];
-    for (const name of this.config.models) {
+    for (const ref of this.pool?.held()?.refs ?? []) {
       for (const fused of variants) {
         try {
-          const profile = await this.pool!.profile(name, fused, this.config.profileRuns);
+          const profile = await this.pool!.profile(ref.sha256!, fused, this.config.profileRuns);
           if (profile) models.push(profile);
         } catch (err) {
-          this.log.warn({ err: toEdgeweaveError(err, 'E_MODEL_LOAD'), model: name }, 'cannot profile model');
+          this.log.warn({ err: toEdgeweaveError(err, 'E_MODEL_LOAD'), model: ref.name }, 'cannot profile model');
         }
         if (this.stopping) return;
       }

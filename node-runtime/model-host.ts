@@ -6,9 +6,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
-import { compileStage, predictNamed, randomInput, resolveModel, taskGraphOf, topK, type LoadedModel, type Stage } from '../models/index.ts';
-import type { JobPlan, ModelRef, ClassScoreInit } from '../schemas/generated/edgeweave.ts';
-import { EdgeweaveError } from '../schemas/errors.ts';
+import { compileStage, findModelJson, modelCardOf, modelLabel, predictNamed, randomInput, readModelJson, resolveModel, taskGraphOf, topK, type LoadedModel, type Stage } from '../models/index.ts';
+import type { JobPlan, ModelRef, ModelRefInit, ModelProblemInit, ModelCardInit, ClassScoreInit } from '../schemas/generated/edgeweave.ts';
+import { EdgeweaveError, toEdgeweaveError, type ErrorCode } from '../schemas/errors.ts';
 import type { TensorData } from '../schemas/tensor-codec.ts';
 import type { TaskGraph } from '../schemas/graph.ts';
 
@@ -25,34 +25,68 @@ export function graphOptionsOf(plan: Pick<JobPlan, 'fused' | 'denseShards'>): { 
   return shards ? { fused: plan.fused, denseShards: shards } : { fused: plan.fused };
 }
 
+/** A model this device holds: the reference it was given, and the model once loaded. */
+interface Held {
+  ref: string;
+  model: LoadedModel;
+}
+
 export class ModelHost {
-  private readonly refs = new Map<string, string>();
+  private held: Held[] = [];
+  private problems: ModelProblemInit[] = [];
   private readonly log: Logger;
 
   constructor(private readonly options: ModelHostOptions) {
     this.log = options.log ?? pino({ level: 'silent' });
-    for (const ref of options.models) this.refs.set(ref, ref);
   }
 
-  /** Names the device announces (zoo names; model ids of loaded files once loaded). */
+  /** Ids of the models held (a model id may appear twice: two models of one name). */
   names(): string[] {
-    return [...this.refs.keys()];
+    return this.held.map((h) => h.model.modelId);
+  }
+
+  /** The models held, by id and content hash. */
+  refs(): ModelRefInit[] {
+    return this.held.map((h) => ({ name: h.model.modelId, sha256: h.model.modelHash }));
+  }
+
+  /** The models this device was given but cannot use, and why. */
+  modelProblems(): ModelProblemInit[] {
+    return this.problems.map((p) => ({ ...p }));
+  }
+
+  /** A card per model held, for models/{sha256}. */
+  cards(): ModelCardInit[] {
+    return this.held.map((h) => modelCardOf(h.model));
   }
 
   /**
-   * Loads every held model up front; returns them. Files get registered under their model id
-   * too. With `warm`, each model predicts once, so the first job does not pay for the engine's
-   * first calls (kernel set-up, memory growth).
+   * Loads every model given, one by one. A model that cannot be loaded is logged with the
+   * reason and listed in `modelProblems()`; the others are held all the same. Throws only when
+   * models were given and none loads. With `warm`, each model predicts once, so the first job
+   * does not pay for the engine's first calls (kernel set-up, memory growth).
    */
   async loadAll(warm = true): Promise<LoadedModel[]> {
-    const out: LoadedModel[] = [];
-    for (const ref of new Set(this.refs.values())) {
-      const model = await this.resolve(ref);
-      this.refs.set(model.modelId, ref);
-      if (warm) tf.tidy(() => { predictNamed(model, randomInput(model, 0)); });
-      out.push(model);
+    const held: Held[] = [];
+    const problems: ModelProblemInit[] = [];
+    for (const ref of new Set(this.options.models)) {
+      try {
+        const model = await this.resolve(ref);
+        if (held.some((h) => h.model.modelHash === model.modelHash)) continue;
+        if (warm) tf.tidy(() => { predictNamed(model, randomInput(model, 0)); });
+        held.push({ ref, model });
+      } catch (err) {
+        const e = toEdgeweaveError(err, 'E_MODEL_LOAD');
+        this.log.error({ model: ref, code: e.code }, `cannot use model ${ref}: ${e.message}`);
+        problems.push({ ref, modelId: await modelIdGuess(ref), code: e.code, message: e.message });
+      }
     }
-    return out;
+    this.held = held;
+    this.problems = problems;
+    if (held.length === 0 && problems.length > 0) {
+      throw new EdgeweaveError(problems[0]!.code as ErrorCode, `no model given can be used: ${problems.map((p) => `${p.ref}: ${p.message}`).join('; ')}`);
+    }
+    return held.map((h) => h.model);
   }
 
   private resolve(ref: string): Promise<LoadedModel> {
@@ -61,18 +95,23 @@ export class ModelHost {
     return resolveModel(ref, opts);
   }
 
-  /** The model a message names; refuses models this device does not hold or holds in another version. */
-  async model(ref: ModelRef | null | undefined): Promise<LoadedModel> {
+  /**
+   * The model a message names: by hash when it gives one (the copy held here must be that
+   * model), else by id. Refuses models this device does not hold.
+   */
+  async model(ref: ModelRef | ModelRefInit | null | undefined): Promise<LoadedModel> {
     const name = ref?.name ?? '';
-    const source = this.refs.get(name);
-    if (source === undefined) {
-      throw new EdgeweaveError('E_MODEL_NOT_FOUND', `this device does not hold model ${JSON.stringify(name)} (it holds: ${this.names().join(', ') || 'none'})`);
+    const sha256 = ref?.sha256 ?? '';
+    const held = (): string => this.held.map((h) => modelLabel({ name: h.model.modelId, sha256: h.model.modelHash })).join(', ') || 'none';
+    if (sha256 !== '') {
+      const hit = this.held.find((h) => h.model.modelHash === sha256);
+      if (hit) return hit.model;
+      throw new EdgeweaveError('E_MODEL_NOT_FOUND', `this device does not hold ${modelLabel({ name, sha256 })} (it holds: ${held()})`);
     }
-    const model = await this.resolve(source);
-    if (ref?.sha256 && ref.sha256 !== model.modelHash) {
-      throw new EdgeweaveError('E_MODEL_NOT_FOUND', `model ${name} here has hash ${model.modelHash.slice(0, 12)}…, the job wants ${ref.sha256.slice(0, 12)}…`);
-    }
-    return model;
+    const hits = this.held.filter((h) => h.model.modelId === name);
+    if (hits.length === 1) return hits[0]!.model;
+    if (hits.length > 1) throw new EdgeweaveError('E_MODEL_AMBIGUOUS', `this device holds ${hits.length} models named ${name}: give the hash (it holds: ${held()})`);
+    throw new EdgeweaveError('E_MODEL_NOT_FOUND', `this device does not hold model ${JSON.stringify(name)} (it holds: ${held()})`);
   }
 
   graph(model: LoadedModel, plan: Pick<JobPlan, 'fused' | 'denseShards'>): TaskGraph {
@@ -84,6 +123,19 @@ export class ModelHost {
     const model = await this.model(plan.model);
     const stage = compileStage(model, taskIds, this.graph(model, plan));
     return { model, stage };
+  }
+}
+
+/** A model's id read from a model.json that will not load, as far as it can be read ("" if not). */
+async function modelIdGuess(ref: string): Promise<string> {
+  try {
+    const file = await findModelJson(ref);
+    if (!file) return '';
+    const topology = (await readModelJson(file)).modelTopology as { model_config?: { config?: { name?: unknown } }; config?: { name?: unknown } };
+    const name = topology.model_config?.config?.name ?? topology.config?.name;
+    return typeof name === 'string' ? name : '';
+  } catch {
+    return '';
   }
 }
 

@@ -22,8 +22,8 @@ function cacheFile(dataDir: string, engine: string, modelId: string, hash: strin
 }
 
 /** This host's profile of a model (from the cache when there is one). */
-export async function hostProfile(host: ModelHost, name: string, options: HostProfileOptions): Promise<ModelProfileResult> {
-  const model = await host.model({ name, sha256: '' });
+export async function hostProfile(host: ModelHost, sha256: string, options: HostProfileOptions): Promise<ModelProfileResult> {
+  const model = await host.model({ name: '', sha256 });
   const engine = engineInfo()?.name ?? 'unknown';
   const file = cacheFile(options.dataDir, engine, model.modelId, model.modelHash, options.fused);
   try {

@@ -2,6 +2,14 @@
 import type { DevicePower } from '../planner/core/types.ts';
 import type { DataSourceSpec } from './data-sources.ts';
 import type { ErrorCode } from '../schemas/errors.ts';
+import type { ModelCardInit, ModelProblemInit, ModelRefInit } from '../schemas/generated/edgeweave.ts';
+
+/** What a worker holds once its models are loaded: refs, problems and cards (see ModelHost). */
+export interface HeldModels {
+  refs: ModelRefInit[];
+  problems: ModelProblemInit[];
+  cards: ModelCardInit[];
+}
 
 export interface WorkerInit {
   deviceId: string;
@@ -30,11 +38,11 @@ export type ParentMessage =
   | { type: 'init'; init: WorkerInit }
   | { type: 'reply'; id: number; value: unknown }
   | { type: 'clock'; offsetMs: number; uncertaintyMs: number }
-  | { type: 'profile'; id: number; name: string; fused: boolean; runs: number }
+  | { type: 'profile'; id: number; sha256: string; fused: boolean; runs: number }
   | { type: 'stop' };
 
 export type ChildMessage =
-  | { type: 'ready'; engine: string; models: string[] }
+  | { type: 'ready'; engine: string; held: HeldModels }
   | { type: 'call'; id: number; op: CallOp; args: unknown[] }
   | { type: 'busy'; busy: boolean }
   | { type: 'queued'; delta: number }

@@ -75,7 +75,7 @@ async function start(config: WorkerInit): Promise<void> {
     ...(config.ca !== undefined ? { ca: config.ca } : {}),
   });
   await executor.start();
-  send({ type: 'ready', engine: info.name, models: host.names() });
+  send({ type: 'ready', engine: info.name, held: { refs: host.refs(), problems: host.modelProblems(), cards: host.cards() } });
 }
 
 process.on('message', (raw) => {
@@ -100,7 +100,7 @@ process.on('message', (raw) => {
       const h = host;
       const cfg = init;
       if (!h || !cfg) break;
-      hostProfile(h, msg.name, { dataDir: cfg.dataDir, fused: msg.fused, runs: msg.runs })
+      hostProfile(h, msg.sha256, { dataDir: cfg.dataDir, fused: msg.fused, runs: msg.runs })
         .then((r) => send({ type: 'result', id: msg.id, value: scaledModelProfile(r, cfg.speed) }))
         .catch((err: unknown) => {
           const e = toEdgeweaveError(err, 'E_MODEL_LOAD');

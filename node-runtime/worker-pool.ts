@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { ModelProfileInit } from '../schemas/generated/edgeweave.ts';
 import { EdgeweaveError } from '../schemas/errors.ts';
-import type { WorkerInit, ChildMessage, ParentMessage } from './worker-ipc.ts';
+import type { WorkerInit, ChildMessage, ParentMessage, HeldModels } from './worker-ipc.ts';
 import { killOnProcessExit } from './child-guard.ts';
 import type { DataSourceSpec } from './data-sources.ts';
 import type { ClaimOutcome } from './ledger.ts';
@@ -34,8 +34,8 @@ interface InProcess {
   kind: 'local';
   handle: ExecutorHandle;
   stop(): Promise<void>;
-  profile(name: string, fused: boolean, runs: number): Promise<ModelProfileInit>;
-  modelNames(): string[];
+  profile(sha256: string, fused: boolean, runs: number): Promise<ModelProfileInit>;
+  held(): HeldModels;
 }
 
 interface Forked {
@@ -84,7 +84,7 @@ export class WorkerPool {
   private nextCall = 1;
   private stopping = false;
   engine = '';
-  private models: string[] = [];
+  private heldModels: HeldModels | undefined;
 
   constructor(private readonly device: PoolHost, private readonly log: Logger) {}
 
@@ -96,8 +96,9 @@ export class WorkerPool {
     return this.handles.filter((h) => h.alive).map((h) => h.workerId);
   }
 
-  modelNames(): string[] {
-    return this.local ? this.local.modelNames() : this.models;
+  /** The models the executors hold (undefined until one is ready). */
+  held(): HeldModels | undefined {
+    return this.local ? this.local.held() : this.heldModels;
   }
 
   async start(): Promise<void> {
@@ -145,8 +146,8 @@ export class WorkerPool {
       kind: 'local',
       handle: { workerId: 'w0', alive: true, pid: process.pid, busy: false, inHand: 0, stagesRun: () => executor.stagesRun, kill: () => undefined },
       stop: () => executor.stop(),
-      modelNames: () => host.names(),
-      profile: async (name, fused, runs) => scaledModelProfile(await hostProfile(host, name, { dataDir: c.dataDir, fused, runs, log: this.log }), c.speed),
+      held: () => ({ refs: host.refs(), problems: host.modelProblems(), cards: host.cards() }),
+      profile: async (sha256, fused, runs) => scaledModelProfile(await hostProfile(host, sha256, { dataDir: c.dataDir, fused, runs, log: this.log }), c.speed),
     };
   }
 
@@ -173,7 +174,7 @@ export class WorkerPool {
             f.ready = true;
             f.handle.alive = true;
             this.engine = msg.engine;
-            this.models = msg.models;
+            this.heldModels = msg.held;
             if (!settled) { settled = true; resolve(); }
             void this.device.publishStatus();
             break;
@@ -243,12 +244,12 @@ export class WorkerPool {
     for (const f of this.forks) if (f.child?.connected) f.child.send(msg);
   }
 
-  async profile(name: string, fused: boolean, runs: number): Promise<ModelProfileInit | undefined> {
-    if (this.local) return this.local.profile(name, fused, runs);
+  async profile(sha256: string, fused: boolean, runs: number): Promise<ModelProfileInit | undefined> {
+    if (this.local) return this.local.profile(sha256, fused, runs);
     const f = this.forks.find((x) => x.ready && x.child?.connected);
     if (!f?.child) return undefined;
     const id = this.nextCall++;
-    const msg: ParentMessage = { type: 'profile', id, name, fused, runs };
+    const msg: ParentMessage = { type: 'profile', id, sha256, fused, runs };
     const result = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     f.child.send(msg);
     return (await result) as ModelProfileInit;

@@ -49,6 +49,18 @@ function announcedLink(status: DeviceStatus): LinkSpec {
   return base;
 }
 
+/** A model as the planner plans it: its id and (when known) its content hash. */
+export interface PlannedModel {
+  id: string;
+  sha256: string;
+}
+
+/** Whether a device's status says it holds `model`: by hash when both sides know it, else by id. */
+export function holdsModel(status: DeviceStatus, model: PlannedModel): boolean {
+  if (model.sha256 !== '' && status.modelRefs.length > 0) return status.modelRefs.some((r) => r.sha256 === model.sha256);
+  return status.models.includes(model.id);
+}
+
 export class DeviceRegistry {
   private readonly devices = new Map<string, DeviceRecord>();
 
@@ -65,7 +77,9 @@ export class DeviceRegistry {
       const link = announcedLink(status);
       this.devices.set(id, { status, profile: before?.profile, seenAtMs: nowMs, loadFactor: 1, link, upCorrection: 1, measuredTransfers: 0, busy: before?.busy ?? [] });
     } else {
-      before.status = status;
+      // A last will is written before the device loads its models: it keeps what it held.
+      const keep = status.modelRefs.length === 0 && status.models.length === 0 ? { models: before.status.models, modelRefs: before.status.modelRefs } : {};
+      before.status = { ...status, ...keep } as DeviceStatus;
       before.seenAtMs = nowMs;
       const announced = announcedLink(status);
       if (status.traceUpBps > 0) before.link = { ...before.link, upBps: announced.upBps * before.upCorrection };
@@ -120,9 +134,9 @@ export class DeviceRegistry {
   }
 
   /** Devices holding `model` that are offline now but were online in the last `windowMs`: likely back soon. */
-  recentlyLost(model: string, nowMs: number, windowMs = 60_000): string[] {
+  recentlyLost(model: PlannedModel, nowMs: number, windowMs = 60_000): string[] {
     return [...this.devices.values()]
-      .filter((r) => !this.isAlive(r, nowMs) && nowMs - r.seenAtMs <= windowMs && r.status.models.includes(model))
+      .filter((r) => !this.isAlive(r, nowMs) && nowMs - r.seenAtMs <= windowMs && holdsModel(r.status, model))
       .map((r) => r.status.deviceId);
   }
 
@@ -135,25 +149,18 @@ export class DeviceRegistry {
   }
 
   /** Per-task latency (ms on that device) from its profile of `model`, for the fused or layer DAG. */
-  profileMs(rec: DeviceRecord, model: string, fused: boolean): Record<string, number> | undefined {
-    const m = this.get(rec.status.deviceId)?.profile?.models.find((p) => p.model?.name === model && p.fused === fused);
+  profileMs(rec: DeviceRecord, model: PlannedModel, fused: boolean): Record<string, number> | undefined {
+    const same = (p: { name: string; sha256: string } | null | undefined): boolean =>
+      p != null && (model.sha256 !== '' && p.sha256 !== '' ? p.sha256 === model.sha256 : p.name === model.id);
+    const m = this.get(rec.status.deviceId)?.profile?.models.find((p) => same(p.model) && p.fused === fused);
     if (!m || m.tasks.length === 0) return undefined;
     const out: Record<string, number> = {};
     for (const t of m.tasks) out[t.taskId] = t.latencyMs;
     return out;
   }
 
-  /** The model hash devices report for `model` (from their profiles), if they agree. */
-  modelHash(model: string): string {
-    const hashes = new Set<string>();
-    for (const rec of this.devices.values()) {
-      for (const m of rec.profile?.models ?? []) if (m.model?.name === model && m.model.sha256) hashes.add(m.model.sha256);
-    }
-    return hashes.size === 1 ? [...hashes][0]! : '';
-  }
-
   /** The planner's view of a device as the core wants it. */
-  spec(rec: DeviceRecord, model: string, fused: boolean, nowMs: number): DeviceSpec {
+  spec(rec: DeviceRecord, model: PlannedModel, fused: boolean, nowMs: number): DeviceSpec {
     const s = rec.status;
     const power = s.power;
     const spec: DeviceSpec = {

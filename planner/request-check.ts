@@ -29,7 +29,9 @@ export function requestProblem(request: JobRequest, topicOrigin: string): Reques
   if (!isValidId(request.jobId)) {
     return { code: 'E_TOPIC', message: `job id ${JSON.stringify(request.jobId.slice(0, 80))} is invalid: use 1-64 characters of A-Z a-z 0-9 . _ -` };
   }
-  if (!request.model || request.model.name === '') return { code: 'E_MODEL_NOT_FOUND', message: 'the request names no model (model.name is empty)' };
+  if (!request.model || (request.model.name === '' && request.model.sha256 === '')) {
+    return { code: 'E_MODEL_NOT_FOUND', message: 'the request names no model (model.name and model.sha256 are empty)' };
+  }
   for (const id of request.excludeDevices) {
     if (!isValidId(id)) return { code: 'E_TOPIC', message: `exclude_devices names ${JSON.stringify(id.slice(0, 80))}, which is not a device id` };
   }

@@ -14,13 +14,14 @@ import { Transport, type IncomingMessage } from '../transport/mqtt-transport.ts'
 import { planJob } from './core/registry.ts';
 import type { Objective, PlanRequest, Plan, CostModelOptions } from './core/types.ts';
 import type { TaskGraph } from '../schemas/graph.ts';
-import { getTaskGraph } from '../models/task-graph.ts';
-import { DeviceRegistry } from './device-registry.ts';
+import { DeviceRegistry, holdsModel, type PlannedModel } from './device-registry.ts';
+import { PlannerModels } from './models.ts';
+import { modelLabel } from '../models/model-card.ts';
 import { toWirePlan, initialInputs } from './wire-plan.ts';
 import { statusProblem, profileProblem } from './validate-status.ts';
 import { FleetProgress, JobFrontier, judgeQuietJob, type DeviceLoad } from './progress.ts';
 import { inputsProblem, requestProblem } from './request-check.ts';
-import { ATTEMPTS_PER_SUBMISSION, constraintsOf, graphFromSpecs, graphOptions, inputAsUint8, inputTaskOf, objectiveOf, shiftPlan } from './request.ts';
+import { ATTEMPTS_PER_SUBMISSION, constraintsOf, inputAsUint8, inputTaskOf, objectiveOf, shiftPlan } from './request.ts';
 import {
   JobRequest, JobPlan, Assignment, StageInput, StageReport, JobResult, DeviceStatus, DeviceProfile, ClockPing, ClockPong, PlannerStatus,
   JobStatus, StageStatus, PlannerState, DeviceState, type JobPlanInit, type StageTiming,
@@ -64,6 +65,8 @@ interface JobRecord {
   /** origin/job: job ids are unique per origin. */
   key: string;
   request: JobRequest;
+  /** The model it runs, resolved once: every attempt runs the same content. */
+  model: PlannedModel;
   graph: TaskGraph;
   phase: JobPhase;
   attempt: number;
@@ -110,7 +113,7 @@ export class PlannerService {
   private transport: Transport | undefined;
   private readonly log: Logger;
   private readonly jobs = new Map<string, JobRecord>();
-  private readonly modelRefs = new Map<string, string>();
+  private readonly models: PlannerModels;
   private jobsPlanned = 0;
   private replans = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -123,7 +126,7 @@ export class PlannerService {
   constructor(private readonly options: PlannerServiceOptions) {
     this.log = (options.log ?? pino({ level: 'silent' })).child({ component: 'planner', plannerId: options.id });
     this.keys = options.keys ?? generatePlannerKeys();
-    for (const ref of options.models ?? []) this.modelRefs.set(ref, ref);
+    this.models = new PlannerModels(this.registry, options.models ?? [], this.log);
   }
 
   get planned(): number {
@@ -157,6 +160,7 @@ export class PlannerService {
     t.onReconnect(() => this.publishStatus());
     await t.subscribe(filters.allDeviceStatus(), 1, (m) => this.onStatus(m));
     await t.subscribe(filters.allDeviceProfiles(), 1, (m) => this.onProfile(m));
+    await t.subscribe(filters.allModelCards(), 1, (m) => this.onModelCard(m));
     await t.subscribe(filters.jobReports(), 1, (m) => this.onReport(m));
     await t.subscribe(filters.jobResults(), 1, (m) => this.onResult(m));
     await t.subscribe(filters.allClockPings(), 0, (m) => this.onPing(m));
@@ -219,6 +223,11 @@ export class PlannerService {
     } catch (err) {
       this.log.warn({ err: toEdgeweaveError(err, 'E_DECODE'), topic: m.topic }, 'device status refused');
     }
+  }
+
+  private onModelCard(m: IncomingMessage): void {
+    const topic = parseTopic(m.topic);
+    if (topic?.kind === 'modelCard') this.models.onCard(topic.sha256, m.payload);
   }
 
   private onProfile(m: IncomingMessage): void {
@@ -314,10 +323,10 @@ export class PlannerService {
     const key = this.jobKey(request.originDevice, request.jobId);
     const existing = this.jobs.get(key);
     if (existing) return this.resubmitted(existing, request);
-    const modelName = request.model?.name ?? '';
+    let model: PlannedModel;
     let graph: TaskGraph;
     try {
-      graph = request.tasks.length > 0 ? graphFromSpecs(modelName, request) : await getTaskGraph(this.modelRefs.get(modelName) ?? modelName, graphOptions(request));
+      ({ model, graph } = await this.models.resolve(request, receivedAtMs));
     } catch (err) {
       const e = toEdgeweaveError(err, 'E_BAD_DAG');
       return this.reject(topicOrigin, request, e.code, e.message);
@@ -325,7 +334,7 @@ export class PlannerService {
     const inputs = inputsProblem(request, graph);
     if (inputs) return this.reject(topicOrigin, request, inputs.code, inputs.message);
     const job: JobRecord = {
-      key, request, graph, phase: 'planning', attempt: 0, attemptsPlanned: 0, plan: JobPlan.create({ jobId: request.jobId }), frontier: undefined,
+      key, request, model, graph, phase: 'planning', attempt: 0, attemptsPlanned: 0, plan: JobPlan.create({ jobId: request.jobId }), frontier: undefined,
       dispatchMs: 0, resubmission: request.resubmission, watchdog: undefined,
       firstSeenAtMs: receivedAtMs, lastProgressAtMs: receivedAtMs, replans: 0, avoid: new Set(),
       // Submitted again to a planner that does not know it: its origin has no result.
@@ -383,23 +392,23 @@ export class PlannerService {
    * gone waits for one to come back (a broker restart, a link drop) until its deadline.
    */
   private async planAttempt(job: JobRecord, receivedAtMs: number, again: boolean): Promise<void> {
-    const { request, graph } = job;
+    const { request, graph, model } = job;
     const attempt = this.nextAttempt(job);
-    const modelName = request.model?.name ?? '';
     const now = Date.now();
     const devices = this.registry.aliveIds(now)
       .map((id) => this.registry.get(id)!)
       .filter((r) => !request.excludeDevices.includes(r.status.deviceId) && !job.avoid.has(r.status.deviceId))
-      .filter((r) => r.status.models.includes(modelName) || r.status.models.includes(this.modelRefs.get(modelName) ?? modelName));
+      .filter((r) => holdsModel(r.status, model));
     // The origin is a device that is gone for now (its link dropped, the broker restarted; the job
     // may be one it queued while offline): its inputs and its result live there, so the job waits.
     const originRecord = this.registry.get(request.originDevice);
-    if (originRecord && !this.registry.isAlive(originRecord, now) && originRecord.status.models.includes(modelName)) {
+    if (originRecord && !this.registry.isAlive(originRecord, now) && holdsModel(originRecord.status, model)) {
       return this.wait(job, `the origin ${request.originDevice} is offline`);
     }
     if (devices.length === 0) {
-      if (again || this.registry.recentlyLost(modelName, now).length > 0) return this.wait(job, `no online device holds model ${modelName}`);
-      return this.end(job, attempt, JobStatus.JOB_STATUS_REJECTED, 'E_NO_DEVICES', `no online device holds model ${modelName}`);
+      const none = `no online device holds model ${modelLabel({ name: model.id, sha256: model.sha256 })}`;
+      if (again || this.registry.recentlyLost(model, now).length > 0) return this.wait(job, none);
+      return this.end(job, attempt, JobStatus.JOB_STATUS_REJECTED, 'E_NO_DEVICES', none);
     }
     const pins: Record<string, string> = {};
     for (const input of request.inputs) {
@@ -408,7 +417,7 @@ export class PlannerService {
     const originIsDevice = devices.some((d) => d.status.deviceId === request.originDevice);
     const planRequest: PlanRequest = {
       graph,
-      devices: devices.map((r) => this.registry.spec(r, modelName, request.fused, now)),
+      devices: devices.map((r) => this.registry.spec(r, model, request.fused, now)),
       origin: originIsDevice ? request.originDevice : devices[0]!.status.deviceId,
       algorithm: request.algorithm !== '' ? request.algorithm : this.options.algorithm,
       objective: objectiveOf(request) ?? this.options.objective ?? { kind: 'latency' },
@@ -428,7 +437,7 @@ export class PlannerService {
       const message = outcome.issues.map((i) => i.message).join('; ');
       // Devices that just dropped off (a broker restart, a link drop) may make it possible again.
       const transient = first.reason === 'pin' || first.reason === 'no-device' || first.reason === 'not-applicable' || first.code === 'E_NO_DEVICES';
-      if (transient && (again || this.registry.recentlyLost(modelName, now).length > 0)) return this.wait(job, message);
+      if (transient && (again || this.registry.recentlyLost(model, now).length > 0)) return this.wait(job, message);
       return this.end(job, attempt, JobStatus.JOB_STATUS_REJECTED, first.code, message);
     }
     // The baseline a speed-up is measured against: everything on the origin, pins and limits aside.
@@ -445,7 +454,7 @@ export class PlannerService {
     const workers = new Map<string, string[]>();
     for (const id of Object.values(core.placement)) workers.set(id, this.registry.get(id)?.status.workers ?? []);
     const wire = toWirePlan(core, {
-      request, attempt, plannerId: this.options.id, workers, modelHash: this.registry.modelHash(request.model?.name ?? ''),
+      request, attempt, plannerId: this.options.id, workers, model: job.model,
       submittedAtMs: receivedAtMs, inputTaskIds: graph.inputs, outputTaskIds: graph.outputs, denseShards: { ...request.denseShards },
     });
     const plan = JobPlan.create({ ...wire.plan, predictedLocalLatencyMs: localMs, resendResult: job.resultMaybeLost } as JobPlanInit);

@@ -17,7 +17,8 @@ export interface WirePlanContext {
   plannerId: string;
   /** Live executor ids per device, in the order the planner counted them (worker index -> id). */
   workers: ReadonlyMap<string, readonly string[]>;
-  modelHash: string;
+  /** The model planned: its id and content hash. */
+  model: { id: string; sha256: string };
   /** Reference (planner) clock at submission. */
   submittedAtMs: number;
   inputTaskIds: readonly string[];
@@ -104,7 +105,7 @@ export function toWirePlan(core: Plan, ctx: WirePlanContext): WirePlan {
   const objective = request.objective;
   const plan: JobPlanInit = {
     jobId: request.jobId, attempt: ctx.attempt, originDevice: request.originDevice,
-    model: { name: request.model?.name ?? core.modelId, sha256: request.model?.sha256 || ctx.modelHash },
+    model: { name: ctx.model.id !== '' ? ctx.model.id : core.modelId, sha256: ctx.model.sha256 },
     algorithm: core.algorithm, objective: objective ?? null, stages, placement: core.placement,
     predictedLatencyMs: core.predictedLatencyMs, predictedEnergyJ: core.predictedEnergyJ,
     planningMs: core.diagnostics.planningMs, plannerId: ctx.plannerId, plannedAtMs: Date.now(),

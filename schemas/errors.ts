@@ -17,8 +17,9 @@ export const ERROR_CODES = {
   E_BROKER: 'The broker could not start or failed while serving.',
   E_UNSUPPORTED: 'A client asked the broker for something it does not offer, such as QoS 2 on a $share subscription.',
   // models
-  E_MODEL_NOT_FOUND: 'The model name is not in the zoo and is not a readable model.json path.',
+  E_MODEL_NOT_FOUND: 'The model is not in the zoo, not a readable model.json path, and no online device holds a model of that id or hash.',
   E_MODEL_LOAD: 'A model.json or its weight shards could not be read or parsed.',
+  E_MODEL_AMBIGUOUS: 'A model id names several different models (different content hashes); name one by its hash or path.',
   E_UNSUPPORTED_LAYER: 'A model contains a layer class edgeweave cannot place or slice.',
   E_STAGE: 'A stage (a set of tasks) is not a valid slice of the model graph.',
   E_ENGINE: 'The requested inference engine could not be loaded.',

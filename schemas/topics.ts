@@ -36,11 +36,20 @@ export type ParsedTopic =
   | { kind: 'clockPing'; deviceId: string }
   | { kind: 'clockPong'; deviceId: string }
   | { kind: 'plannerStatus'; plannerId: string }
+  | { kind: 'modelCard'; sha256: string }
   | { kind: 'debug'; path: string };
 
 export type TopicKind = ParsedTopic['kind'];
 
 const id = (kind: string, value: string): string => assertValidId(kind, value);
+
+const SHA256_PATTERN = /^[0-9a-f]{64}$/;
+
+/** Throws E_TOPIC unless `hash` is a sha256 in lower-case hex (a model's content hash). */
+export function assertSha256(hash: string): string {
+  if (!SHA256_PATTERN.test(hash)) throw new EdgeweaveError('E_TOPIC', `model hash ${JSON.stringify(hash)} is not a sha256 in lower-case hex`);
+  return hash;
+}
 
 /** Builders: each returns the full topic string. */
 export const topics = {
@@ -59,6 +68,8 @@ export const topics = {
   clockPing: (deviceId: string) => `${TOPIC_ROOT}/clock/${id('device', deviceId)}/ping`,
   clockPong: (deviceId: string) => `${TOPIC_ROOT}/clock/${id('device', deviceId)}/pong`,
   plannerStatus: (plannerId: string) => `${TOPIC_ROOT}/planners/${id('planner', plannerId)}/status`,
+  /** A model's card (retained), under its content hash. */
+  modelCard: (sha256: string) => `${TOPIC_ROOT}/models/${assertSha256(sha256)}`,
   /** The JSON mirror of a message published on `topic` (itself a full edgeweave topic). */
   debug: (topic: string) => {
     const rest = stripRoot(topic);
@@ -82,6 +93,7 @@ export const filters = {
   jobPlans: (originId = '+') => `${TOPIC_ROOT}/jobs/${originId === '+' ? '+' : id('origin', originId)}/+/plan`,
   allClockPings: () => `${TOPIC_ROOT}/clock/+/ping`,
   allPlannerStatus: () => `${TOPIC_ROOT}/planners/+/status`,
+  allModelCards: () => `${TOPIC_ROOT}/models/+`,
   debug: () => `${TOPIC_ROOT}/debug/#`,
 } as const;
 
@@ -140,6 +152,9 @@ export function parseTopic(topic: string): ParsedTopic | undefined {
     }
     case 'planners':
       if (l.length === 3 && l[2] === 'status' && ok(l[1])) return { kind: 'plannerStatus', plannerId: l[1] as string };
+      return undefined;
+    case 'models':
+      if (l.length === 2 && SHA256_PATTERN.test(l[1] ?? '')) return { kind: 'modelCard', sha256: l[1] as string };
       return undefined;
     case 'debug':
       return l.length > 1 && !l.slice(1).some((x) => x === '') ? { kind: 'debug', path: l.slice(1).join('/') } : undefined;

@@ -8,6 +8,8 @@ import {
   type DenseShardSpec, type GraphOptions, type ResolveOptions,
 } from '../../models/index.ts';
 import { engineOption } from './info.ts';
+import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionOf } from '../connection.ts';
+import { discoverFleet } from '../../node-runtime/model-argument.ts';
 
 type Values = CommandContext['values'];
 
@@ -154,17 +156,49 @@ async function predict(ctx: CommandContext): Promise<number> {
   return 0;
 }
 
-const SUBCOMMANDS: Record<string, (ctx: CommandContext) => Promise<number>> = { list, inspect, export: exportCmd, verify, predict };
+/** The models the fleet holds, from the broker's retained cards and statuses alone. */
+async function fleet(ctx: CommandContext): Promise<number> {
+  const c = connectionOf(ctx);
+  const view = await discoverFleet({ url: c.brokerUrl, ...(c.username !== undefined ? { username: c.username } : {}), ...(c.password !== undefined ? { password: c.password } : {}), ...(c.ca !== undefined ? { ca: c.ca } : {}) }, ctx.log);
+  const models = view.fleet.allCards().map((card) => {
+    const sha256 = card.model!.sha256;
+    const holders = view.holders.filter((h) => h.modelRefs.some((r) => r.sha256 === sha256));
+    return {
+      id: card.model!.name, sha256, source: card.source, layers: card.layers, weightBytes: card.weightBytes, convertedBy: card.convertedBy,
+      heldBy: holders.filter((h) => h.alive).map((h) => h.deviceId), heldByOffline: holders.filter((h) => !h.alive).map((h) => h.deviceId),
+      inputs: card.inputs, outputs: card.outputs, labels: card.labels.length,
+    };
+  });
+  const problems = view.holders.flatMap((h) => h.modelProblems.map((p) => ({ deviceId: h.deviceId, ...p })));
+  if (ctx.values['json'] === true) {
+    json(ctx, { models, problems });
+    return 0;
+  }
+  const tensor = (t: { name: string; shape: number[]; dtype: string; preprocessing: string; preprocessingDeclared: boolean }): string =>
+    `${t.name}[${t.shape.join('x')}] ${t.dtype}${t.preprocessing !== '' ? ` ${t.preprocessing}${t.preprocessingDeclared ? '' : '?'}` : ''}`;
+  ctx.stdout.write(formatTable(
+    ['id', 'sha256', 'held by (online)', 'inputs', 'outputs', 'labels', 'MiB'],
+    models.map((m) => [m.id, m.sha256.slice(0, 12), m.heldBy.join(',') || '-', m.inputs.map(tensor).join(' '), m.outputs.map((o) => `${o.name}[${o.shape.join('x')}]`).join(' '), String(m.labels), (m.weightBytes / MIB).toFixed(1)]),
+    new Set([5, 6]),
+  ));
+  if (models.length === 0) ctx.stdout.write('no model cards on this broker: no device holding a model has connected to it\n');
+  for (const p of problems) ctx.stdout.write(`${p.deviceId} cannot use ${p.ref}: ${p.message} [${p.code}]\n`);
+  ctx.stdout.write('\nrun one with: edgeweave run --model <id or sha256 prefix> --from <device>   (? after a preprocessing: assumed, not stated by the model)\n');
+  return 0;
+}
+
+const SUBCOMMANDS: Record<string, (ctx: CommandContext) => Promise<number>> = { list, inspect, export: exportCmd, verify, predict, fleet };
 
 export const command: Command = {
   name: 'models',
-  summary: 'list, inspect, export and verify models (zoo or model.json)',
+  summary: 'list, inspect, export and verify models (zoo or model.json); list the models a fleet holds',
   usage: [
     'list [--json]',
     '  edgeweave models inspect <model> [--fused] [--shard LAYER=N]... [--max-shard-mib N] [--json]',
     '  edgeweave models export <model> <dir>',
     '  edgeweave models verify <model> [--partitions N] [--seed S] [--shard LAYER=N]... [--tolerance T] [--json]',
     '  edgeweave models predict <model> [--image file.jpg|png] [--top K] [--json]',
+    '  edgeweave models fleet [--broker <url>] [--json]   (the models the devices hold, from retained messages)',
     '  <model>: a zoo name (models list), or --model <path to model.json or its folder>',
   ].join('\n'),
   help: [
@@ -179,9 +213,11 @@ export const command: Command = {
     ['--top <k>', 'predict: classes to show (default 5)'],
     ['--engine <name>', 'tfjs-node, wasm or cpu (default: EDGEWEAVE_ENGINE, else the fastest that loads)'],
     ['--cache-dir <dir>', 'where generated zoo models are cached (default EDGEWEAVE_CACHE_DIR or ./.edgeweave/models)'],
+    ...CONNECTION_HELP,
     ['--json', 'print machine-readable JSON'],
   ],
   options: {
+    ...CONNECTION_OPTIONS,
     model: { type: 'string' },
     fused: { type: 'boolean' },
     shard: { type: 'string', multiple: true },
@@ -202,8 +238,8 @@ export const command: Command = {
     if (!run) {
       throw new EdgeweaveError('E_USAGE', sub === undefined ? `missing subcommand: ${Object.keys(SUBCOMMANDS).join(', ')}` : `unknown subcommand "${sub}" (${Object.keys(SUBCOMMANDS).join(', ')})`);
     }
-    const expected: Record<string, number> = { list: 1, inspect: 2, export: 3, verify: 2, predict: 2 };
-    const max = (expected[sub!] ?? 1) - (ctx.values['model'] === undefined || sub === 'list' ? 0 : 1);
+    const expected: Record<string, number> = { list: 1, inspect: 2, export: 3, verify: 2, predict: 2, fleet: 1 };
+    const max = (expected[sub!] ?? 1) - (ctx.values['model'] === undefined || sub === 'list' || sub === 'fleet' ? 0 : 1);
     if (ctx.positionals.length > max) throw new EdgeweaveError('E_USAGE', `unexpected argument "${ctx.positionals[max]!}"`);
     return run(ctx);
   },

@@ -37,7 +37,7 @@ export const command: Command = {
     ['--objective <kind>', 'default objective: latency, energy, energy-total or weighted (default latency)'],
     ['--latency-weight <w>', 'weight of latency (per second) with --objective weighted (default 1)'],
     ['--energy-weight <w>', 'weight of the origin\'s energy (per joule) with --objective weighted (default 1)'],
-    ['--models <list>', 'model.json paths of models beyond the zoo, comma-separated'],
+    ['--models <list>', 'optional: model.json paths it may plan by path; models the devices hold are learned from them'],
     ['--debug-json', 'mirror every message this planner publishes as JSON under edgeweave/v1/debug/...'],
   ],
   options: {

@@ -5,7 +5,7 @@ import { JobClient, DEFAULT_TIMEOUT_MS } from '../../node-runtime/client.ts';
 import { buildJobInputs } from '../../node-runtime/job-inputs.ts';
 import { summarizeOutcome } from '../../node-runtime/job-summary.ts';
 import { JobHistory, type HistoryRecord } from '../../node-runtime/history.ts';
-import { getTaskGraph } from '../../models/task-graph.ts';
+import { discoverFleet, resolveModelArgument } from '../../node-runtime/model-argument.ts';
 import { ALGORITHM_NAMES, isAlgorithmName } from '../../planner/core/registry.ts';
 import { ObjectiveKind, JobStatus, type ObjectiveInit } from '../../schemas/generated/edgeweave.ts';
 import { isValidId } from '../../schemas/topics.ts';
@@ -50,9 +50,9 @@ export function table(header: string[], rows: string[][]): string {
 export const command: Command = {
   name: 'run',
   summary: 'submit an inference job from a device and print its result, timeline and energy',
-  usage: '--model <name|path> --from <deviceId> [--input random|<image>|<input>=<src>]... [--broker <url>] [--algorithm auto] [--objective latency] [--json]',
+  usage: '--model <path|id|hash> --from <deviceId> [--input random|<image>|<input>=<src>]... [--broker <url>] [--algorithm auto] [--objective latency] [--json]',
   help: [
-    ['--model <name|path>', 'zoo model name or model.json path (the devices must hold it)'],
+    ['--model <path|id|hash>', 'a model.json (or its folder) here, a zoo name, or the id or hash (8+ hex digits) of a model the fleet holds'],
     ['--from <deviceId>', 'the device submitting the job: it receives the result, and inputs start there'],
     ['--input <spec>', 'random[:seed] (default), an image file, or <input>=<random|image|@device:key>; repeatable'],
     ...CONNECTION_HELP,
@@ -100,9 +100,11 @@ export const command: Command = {
     if (algorithm !== undefined && !isAlgorithmName(algorithm)) throw new EdgeweaveError('E_USAGE', `--algorithm must be one of ${ALGORITHM_NAMES.join(', ')}, got "${algorithm}"`);
     const objective = objectiveOption(ctx.values);
     const fused = ctx.values['layers'] !== true;
-    const graph = await getTaskGraph(model, { fused });
+    const connection = connectionOf(ctx);
+    const discover = (): ReturnType<typeof discoverFleet> => discoverFleet({ url: connection.brokerUrl, username: connection.username ?? from, ...(connection.password !== undefined ? { password: connection.password } : {}), ...(connection.ca !== undefined ? { ca: connection.ca } : {}) }, ctx.log);
+    const { ref, graph, localPath, preprocessing } = await resolveModelArgument(model, { fused, origin: from, discover });
     const specs = ctx.values['input'];
-    const inputs = await buildJobInputs(graph, Array.isArray(specs) ? (specs as string[]) : []);
+    const inputs = await buildJobInputs(graph, Array.isArray(specs) ? (specs as string[]) : [], preprocessing);
     const wireObjective: ObjectiveInit = {
       kind: objective ? OBJECTIVE_KIND[objective.kind] : ObjectiveKind.OBJECTIVE_UNSPECIFIED,
       deadlineMs: numberOption(ctx.values, 'deadline-ms', 0, { min: 0 }),
@@ -111,14 +113,16 @@ export const command: Command = {
     };
     const repeat = numberOption(ctx.values, 'repeat', 1, { min: 1, max: 100_000, integer: true });
     const allowLossy = ctx.values['allow-lossy'] === true;
-    const client = await JobClient.connect({ ...connectionOf(ctx), origin: from, log: ctx.log, debugJson: ctx.values['debug-json'] === true, checkLossy: allowLossy });
+    const modelPaths = new Map<string, string>();
+    if (localPath !== undefined) for (const key of [ref.sha256 ?? '', ref.name ?? '']) if (key !== '') modelPaths.set(key, localPath);
+    const client = await JobClient.connect({ ...connection, origin: from, log: ctx.log, debugJson: ctx.values['debug-json'] === true, checkLossy: allowLossy, modelPaths });
     const history = await JobHistory.open(stringOption(ctx.values, 'data-dir') ?? process.env['EDGEWEAVE_DATA_DIR'] ?? '.edgeweave');
     const records: HistoryRecord[] = [];
     let failed = 0;
     try {
       for (let i = 0; i < repeat; i++) {
         const outcome = await client.submit({
-          model: { name: graph.modelId }, inputs, algorithm: algorithm ?? '', objective: wireObjective, fused,
+          model: ref, inputs, algorithm: algorithm ?? '', objective: wireObjective, fused,
           allowLossy, topK: numberOption(ctx.values, 'top-k', 5, { min: 0, max: 1000, integer: true }),
           timeoutMs: numberOption(ctx.values, 'timeout-ms', DEFAULT_TIMEOUT_MS, { min: 1, integer: true }),
         });

@@ -11,7 +11,7 @@ import type { Connection } from '../connection.ts';
 import { buildJobInputs } from '../../node-runtime/job-inputs.ts';
 import { summarizeOutcome } from '../../node-runtime/job-summary.ts';
 import type { HistoryRecord } from '../../node-runtime/history.ts';
-import { getTaskGraph } from '../../models/task-graph.ts';
+import { localModelArgument } from '../../node-runtime/model-argument.ts';
 import { JobStatus } from '../../schemas/generated/edgeweave.ts';
 import { EdgeweaveError } from '../../schemas/errors.ts';
 
@@ -88,7 +88,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const log = options.log.child({ component: 'demo' });
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
-  const models = options.models ?? (options.quick ? ['mobilenetv2'] : DEMO_MODELS);
+  // Zoo names or model.json paths: each read here first, so a bad one fails before anything starts.
+  const given = options.models ?? (options.quick ? ['mobilenetv2'] : DEMO_MODELS);
+  const resolved = await Promise.all(given.map((m) => localModelArgument(m, { fused: true })));
+  const models = resolved.map((m) => m.localPath!);
   const algorithms = options.algorithms ?? DEMO_ALGORITHMS;
   const links = options.links ?? (options.quick ? [DEMO_LINKS[0]!] : DEMO_LINKS);
   const repeat = options.repeat ?? 1;
@@ -121,13 +124,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     for (const [li, link] of links.entries()) {
       if (stopped()) break;
       if (li > 0) await system.startDevices([carLaunch(link)], `${CAR} (link ${link.name})`);
-      for (const model of models) {
-        const graph = await getTaskGraph(model, { fused: true });
-        const inputs = await buildJobInputs(graph, ['pixels:1']);
+      for (const { ref, graph, preprocessing } of resolved) {
+        const model = graph.modelId;
+        const inputs = await buildJobInputs(graph, ['pixels:1'], preprocessing);
         for (const algorithm of algorithms) {
           for (let k = 0; k < repeat && !stopped(); k++) {
             options.progress?.(done, total, `${model} ${link.name} ${algorithm}`);
-            const outcome = await client.submit({ model: { name: model }, inputs, algorithm, fused: true, topK: 3, timeoutMs: 180_000 });
+            const outcome = await client.submit({ model: ref, inputs, algorithm, fused: true, topK: 3, timeoutMs: 180_000 });
             if (stopped()) break;
             const record = summarizeOutcome(outcome, CAR, model, client.originStatus?.power?.idleW);
             jobs.push(record);

@@ -43,11 +43,16 @@ export class SystemWatcher {
     return s?.state === DeviceState.DEVICE_STATE_ONLINE && s.workers.length > 0 && s.incarnation !== incarnationNot;
   }
 
-  /** The device published a profile covering `models` (fused DAG) since `sinceMs`. */
+  /**
+   * The device published, since `sinceMs`, a profile (fused DAG) of every model its status says
+   * it holds, and its status accounts for each of the `models` it was given (held or failed).
+   */
   profiled(id: string, models: readonly string[], sinceMs = 0): boolean {
     const p = this.profiles.get(id);
-    if (!p || p.measuredAtMs < sinceMs) return false;
-    return models.every((m) => p.models.some((x) => x.model?.name === m && x.fused));
+    const s = this.devices.get(id);
+    if (!p || !s || p.measuredAtMs < sinceMs) return false;
+    if (s.modelRefs.length + s.modelProblems.length < new Set(models).size) return false;
+    return s.modelRefs.every((r) => p.models.some((x) => x.model?.sha256 === r.sha256 && x.fused));
   }
 
   plannerOnline(): boolean {

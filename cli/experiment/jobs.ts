@@ -6,32 +6,42 @@ import type { JobClient, JobOutcome } from '../../node-runtime/client.ts';
 import { buildJobInputs } from '../../node-runtime/job-inputs.ts';
 import { summarizeOutcome } from '../../node-runtime/job-summary.ts';
 import type { HistoryRecord } from '../../node-runtime/history.ts';
-import { getTaskGraph } from '../../models/task-graph.ts';
+import { localModelArgument, type ModelArgument } from '../../node-runtime/model-argument.ts';
 import { deviceEnergy, placementSummary } from '../demo/system.ts';
 import type { JobRow } from './results.ts';
 import type { TaskGraph } from '../../schemas/graph.ts';
-import type { JobInputInit, JobRequestInit, TaskSpecInit } from '../../schemas/generated/edgeweave.ts';
+import type { JobInputInit, JobRequestInit, ModelRefInit, TaskSpecInit } from '../../schemas/generated/edgeweave.ts';
 import { toEdgeweaveError } from '../../schemas/errors.ts';
 
-/** Job inputs by (model, seed), built once: the same job index gets the same frame in every run. */
+/**
+ * Job inputs by (model, seed), built once: the same job index gets the same frame in every run.
+ * A model is a zoo name or a model.json path; jobs name a path's model by its id and hash.
+ */
 export class InputCache {
-  private readonly graphs = new Map<string, TaskGraph>();
+  private readonly models = new Map<string, Promise<ModelArgument>>();
   private readonly inputs = new Map<string, JobInputInit[]>();
 
+  private model(model: string): Promise<ModelArgument> {
+    let m = this.models.get(model);
+    if (!m) this.models.set(model, (m = localModelArgument(model, { fused: true })));
+    return m;
+  }
+
   async graph(model: string): Promise<TaskGraph> {
-    let g = this.graphs.get(model);
-    if (!g) {
-      g = await getTaskGraph(model, { fused: true });
-      this.graphs.set(model, g);
-    }
-    return g;
+    return (await this.model(model)).graph;
+  }
+
+  /** The reference jobs for `model` carry. */
+  async ref(model: string): Promise<ModelRefInit> {
+    return (await this.model(model)).ref;
   }
 
   async inputsFor(model: string, seed: number): Promise<JobInputInit[]> {
     const key = `${model}:${seed}`;
     let v = this.inputs.get(key);
     if (!v) {
-      v = await buildJobInputs(await this.graph(model), [`pixels:${seed}`]);
+      const m = await this.model(model);
+      v = await buildJobInputs(m.graph, [`pixels:${seed}`], m.preprocessing);
       this.inputs.set(key, v);
       if (this.inputs.size > 64) this.inputs.delete(this.inputs.keys().next().value as string);
     }
@@ -55,13 +65,13 @@ export interface SubmittedJob {
 
 /** Submits a job and waits for its outcome; a failure to submit becomes a failed row, never a throw. */
 export async function runJob(
-  client: JobClient, model: string, request: Omit<JobRequestInit, 'originDevice' | 'model'>, label: { algorithm: string; job: number },
+  client: JobClient, model: string, request: Omit<JobRequestInit, 'originDevice' | 'model'>, label: { algorithm: string; job: number; ref?: ModelRefInit },
 ): Promise<SubmittedJob> {
   const submittedAtMs = Date.now();
   let outcome: JobOutcome | undefined;
   let record: HistoryRecord;
   try {
-    outcome = await client.submit({ ...request, model: { name: model }, fused: true, topK: request.topK ?? 3 });
+    outcome = await client.submit({ ...request, model: label.ref ?? { name: model }, fused: true, topK: request.topK ?? 3 });
     record = summarizeOutcome(outcome, client.origin, model, client.originStatus?.power?.idleW);
   } catch (err) {
     const e = toEdgeweaveError(err, 'E_EXECUTION');

@@ -3,8 +3,8 @@
  * docs/EXPERIMENTS.md, with every mistake reported under its field's path. Paths in the file
  * (the trace) are relative to the file. The result is plain data, frozen.
  */
-import { readFileSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { FieldIssues, ObjectReader, isObject, show, stringItem, type Json } from './fields.ts';
 import { zooModelNames } from '../../models/zoo/catalog.ts';
 import { loadTrace } from '../../node-runtime/link.ts';
@@ -160,6 +160,26 @@ function readSpeedSetting(v: Json, path: string, issues: FieldIssues, ids: Set<s
   return { name, speeds };
 }
 
+/**
+ * A model item: a zoo name, or the path of a model.json (or a folder holding one), relative to
+ * the scenario file; paths come back absolute.
+ */
+function modelItem(issues: FieldIssues, file: string): (v: Json, path: string) => string | undefined {
+  const zoo = zooModelNames();
+  return (v, path) => {
+    if (typeof v !== 'string' || v === '') {
+      issues.add(path, `must be a zoo model or a model.json path, got ${show(v)}`);
+      return undefined;
+    }
+    if (zoo.includes(v)) return v;
+    const p = resolve(file === '' ? process.cwd() : dirname(file), v);
+    const isFile = existsSync(p) && statSync(p).isFile();
+    if (isFile || existsSync(join(p, 'model.json'))) return p;
+    issues.add(path, `must be a zoo model: ${zoo.join(', ')}, or the path of a model.json or of its folder, relative to the scenario (no ${p}), got ${show(v)}`);
+    return undefined;
+  };
+}
+
 /** Checks a parsed scenario document; throws E_CONFIG listing every problem. */
 export function parseScenario(doc: Json, file = ''): Scenario {
   const where = file === '' ? 'scenario' : file;
@@ -189,7 +209,7 @@ export function parseScenario(doc: Json, file = ''): Scenario {
     timeoutMs: r.number('timeoutMs', 180_000, { min: 1000, max: 3_600_000, integer: true })!,
     warmupJobs: r.number('warmupJobs', 1, { min: 0, max: 100, integer: true })!,
   };
-  const models = zooModelNames();
+  const models = modelItem(issues, file);
   let scenario: Scenario | undefined;
   if (kind === 'sweep') {
     const names = new Set<string>();
@@ -201,7 +221,7 @@ export function parseScenario(doc: Json, file = ''): Scenario {
     }) ?? [];
     scenario = {
       ...base, kind,
-      models: r.list('models', undefined, stringItem(issues, models, 'a zoo model:')) ?? [],
+      models: r.list('models', undefined, models) ?? [],
       algorithms: r.list('algorithms', DEFAULT_ALGORITHMS, stringItem(issues, ALGORITHM_NAMES, 'an algorithm:'))!,
       links,
       speeds: r.list('speeds', [{ name: 'as declared', speeds: {} }], (v, p) => readSpeedSetting(v, p, issues, ids))!,
@@ -217,8 +237,11 @@ export function parseScenario(doc: Json, file = ''): Scenario {
   return deepFreeze(scenario);
 }
 
-function readTrajectory(r: ObjectReader, base: ScenarioBase, file: string, issues: FieldIssues, models: string[], ids: Set<string>): TrajectoryScenario {
-  const model = r.string('model', undefined, models) ?? '';
+function readTrajectory(
+  r: ObjectReader, base: ScenarioBase, file: string, issues: FieldIssues, models: (v: Json, path: string) => string | undefined, ids: Set<string>,
+): TrajectoryScenario {
+  const raw = r.raw('model');
+  const model = raw === undefined ? (issues.add('model', 'is required: a zoo model or a model.json path'), '') : (models(raw, 'model') ?? '');
   const name = stringItem(issues, [FIXED, ...ALGORITHM_NAMES], 'fixed or an algorithm:');
   const seen = new Set<string>();
   const carOf = (s: string, path: string): void => {

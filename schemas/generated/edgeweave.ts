@@ -214,6 +214,124 @@ export const DESCRIPTOR = {
                 "traceStartedAtMs": {
                   "type": "double",
                   "id": 20
+                },
+                "modelRefs": {
+                  "rule": "repeated",
+                  "type": "ModelRef",
+                  "id": 21
+                },
+                "modelProblems": {
+                  "rule": "repeated",
+                  "type": "ModelProblem",
+                  "id": 22
+                }
+              }
+            },
+            "ModelProblem": {
+              "fields": {
+                "ref": {
+                  "type": "string",
+                  "id": 1
+                },
+                "modelId": {
+                  "type": "string",
+                  "id": 2
+                },
+                "code": {
+                  "type": "string",
+                  "id": 3
+                },
+                "message": {
+                  "type": "string",
+                  "id": 4
+                }
+              }
+            },
+            "ModelTensor": {
+              "fields": {
+                "name": {
+                  "type": "string",
+                  "id": 1
+                },
+                "shape": {
+                  "rule": "repeated",
+                  "type": "uint32",
+                  "id": 2
+                },
+                "dtype": {
+                  "type": "string",
+                  "id": 3
+                },
+                "rangeMin": {
+                  "type": "double",
+                  "id": 4
+                },
+                "rangeMax": {
+                  "type": "double",
+                  "id": 5
+                },
+                "preprocessing": {
+                  "type": "string",
+                  "id": 6
+                },
+                "preprocessingDeclared": {
+                  "type": "bool",
+                  "id": 7
+                },
+                "meaning": {
+                  "type": "string",
+                  "id": 8
+                }
+              }
+            },
+            "ModelCard": {
+              "fields": {
+                "model": {
+                  "type": "ModelRef",
+                  "id": 1
+                },
+                "topologyJson": {
+                  "type": "string",
+                  "id": 2
+                },
+                "topologySha256": {
+                  "type": "string",
+                  "id": 3
+                },
+                "inputs": {
+                  "rule": "repeated",
+                  "type": "ModelTensor",
+                  "id": 4
+                },
+                "outputs": {
+                  "rule": "repeated",
+                  "type": "ModelTensor",
+                  "id": 5
+                },
+                "labels": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 6
+                },
+                "weightBytes": {
+                  "type": "double",
+                  "id": 7
+                },
+                "layers": {
+                  "type": "uint32",
+                  "id": 8
+                },
+                "source": {
+                  "type": "string",
+                  "id": 9
+                },
+                "generatedBy": {
+                  "type": "string",
+                  "id": 10
+                },
+                "convertedBy": {
+                  "type": "string",
+                  "id": 11
                 }
               }
             },
@@ -1362,6 +1480,8 @@ export interface DeviceStatus {
   version: string;
   traceUpBps: number;
   traceStartedAtMs: number;
+  modelRefs: ModelRef[];
+  modelProblems: ModelProblem[];
 }
 
 export interface DeviceStatusInit {
@@ -1385,9 +1505,81 @@ export interface DeviceStatusInit {
   version?: string;
   traceUpBps?: number;
   traceStartedAtMs?: number;
+  modelRefs?: ModelRefInit[];
+  modelProblems?: ModelProblemInit[];
 }
 
 export const DeviceStatus: MessageCodec<DeviceStatus, DeviceStatusInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.DeviceStatus');
+
+export interface ModelProblem {
+  ref: string;
+  modelId: string;
+  code: string;
+  message: string;
+}
+
+export interface ModelProblemInit {
+  ref?: string;
+  modelId?: string;
+  code?: string;
+  message?: string;
+}
+
+export const ModelProblem: MessageCodec<ModelProblem, ModelProblemInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.ModelProblem');
+
+export interface ModelTensor {
+  name: string;
+  shape: number[];
+  dtype: string;
+  rangeMin: number;
+  rangeMax: number;
+  preprocessing: string;
+  preprocessingDeclared: boolean;
+  meaning: string;
+}
+
+export interface ModelTensorInit {
+  name?: string;
+  shape?: number[];
+  dtype?: string;
+  rangeMin?: number;
+  rangeMax?: number;
+  preprocessing?: string;
+  preprocessingDeclared?: boolean;
+  meaning?: string;
+}
+
+export const ModelTensor: MessageCodec<ModelTensor, ModelTensorInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.ModelTensor');
+
+export interface ModelCard {
+  model: ModelRef | null;
+  topologyJson: string;
+  topologySha256: string;
+  inputs: ModelTensor[];
+  outputs: ModelTensor[];
+  labels: string[];
+  weightBytes: number;
+  layers: number;
+  source: string;
+  generatedBy: string;
+  convertedBy: string;
+}
+
+export interface ModelCardInit {
+  model?: ModelRefInit | null;
+  topologyJson?: string;
+  topologySha256?: string;
+  inputs?: ModelTensorInit[];
+  outputs?: ModelTensorInit[];
+  labels?: string[];
+  weightBytes?: number;
+  layers?: number;
+  source?: string;
+  generatedBy?: string;
+  convertedBy?: string;
+}
+
+export const ModelCard: MessageCodec<ModelCard, ModelCardInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.ModelCard');
 
 export interface TaskTiming {
   taskId: string;

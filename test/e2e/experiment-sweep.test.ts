@@ -7,6 +7,7 @@ import { parseScenario } from '../../cli/experiment/scenario.ts';
 import { runExperiment } from '../../cli/experiment/run-experiment.ts';
 import { SWEEP_COLUMNS, type SweepRow } from '../../cli/experiment/results.ts';
 import { TEST_DATA_DIR, testLog } from '../support/cluster.ts';
+import { kerasStyleBranchedModel, writeKerasLayout } from '../support/keras-layout.ts';
 
 test('experiment — a tiny sweep (1 model, 2 algorithms, 2 link settings, 1 job each) writes CSV, JSON and an HTML report with plots', async () => {
   process.env['EDGEWEAVE_CACHE_DIR'] ??= join(TEST_DATA_DIR, 'models');
@@ -48,4 +49,23 @@ test('experiment — a tiny sweep (1 model, 2 algorithms, 2 link settings, 1 job
   assert.ok(existsSync(join(dir, 'out', 'logs', 'car1.log')) && existsSync(join(dir, 'out', 'logs', 'planner.log')));
   assert.deepEqual(progress.at(-1), [4, 4, 'done']);
   assert.deepEqual(progress.map((p) => p[0]), [0, 1, 2, 3, 4], 'a progress step per job');
+});
+
+test('experiment — a scenario names its own model by path (relative to the file): jobs run it by its hash', async () => {
+  process.env['EDGEWEAVE_CACHE_DIR'] ??= join(TEST_DATA_DIR, 'models');
+  const dir = mkdtempSync(join(tmpdir(), 'edgeweave-own-sweep-'));
+  const model = kerasStyleBranchedModel('model_1', 5);
+  await writeKerasLayout(model, join(dir, 'models', 'mine'), { shardBytes: 64 * 1024 });
+  model.dispose();
+  const file = join(dir, 'scenario.json');
+  const scenario = parseScenario({
+    kind: 'sweep', name: 'own-model', models: ['models/mine'], algorithms: ['auto'],
+    links: [{ name: 'fast', upMbps: 20, downMbps: 40, rttMs: 5 }], jobsPerCell: 1, warmupJobs: 0, timeoutMs: 30_000,
+  }, file);
+  assert.deepEqual(scenario.kind === 'sweep' ? scenario.models : [], [join(dir, 'models', 'mine')], 'the path is taken relative to the scenario');
+  const { result } = await runExperiment({ scenario, outDir: join(dir, 'out'), dataDir: join(dir, 'data'), log: testLog() });
+  const rows = result.rows as SweepRow[];
+  assert.equal(rows.length, 1);
+  assert.equal(rows[0]!.status, 'ok', rows[0]!.error);
+  assert.throws(() => parseScenario({ kind: 'sweep', models: ['models/none'], links: [{ name: 'x', upMbps: 1, downMbps: 1, rttMs: 1 }] }, file), /models\[0\]: must be a zoo model: .*got "models\/none"/);
 });

@@ -46,7 +46,7 @@ describe('interop — a Python client speaks the wire contract from the .proto a
     const url = new URL(cluster.brokerUrl);
     // Asynchronously: the broker and devices live in this process and must keep serving.
     const run = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(PYTHON, [CLIENT, generated, url.hostname, url.port, 'py1', 'chain', inputShape.join(',')]);
+      const child = spawn(PYTHON, [CLIENT, generated, url.hostname, url.port, 'py1', 'chain']);
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
@@ -55,8 +55,12 @@ describe('interop — a Python client speaks the wire contract from the .proto a
       child.on('exit', (status) => { clearTimeout(timer); resolve({ status, stdout, stderr }); });
     });
     assert.equal(run.status, 0, run.stderr);
-    const outcome = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { status: string; shape: number[]; first: number[]; stages: number; top: Array<[number, string, number]>; latency_ms: number };
+    const outcome = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { status: string; input: string; input_shape: number[]; dtype: string; sha256: string; shape: number[]; first: number[]; stages: number; top: Array<[number, string, number]>; latency_ms: number };
     assert.equal(outcome.status, 'JOB_STATUS_OK', run.stdout);
+    // The input it sent was learned from the retained model card alone.
+    assert.deepEqual({ input: outcome.input, shape: outcome.input_shape, dtype: outcome.dtype }, { input: graph.inputs[0], shape: inputShape, dtype: 'float32' });
+    const held = cluster.planners[0]!.registry.get('edge1')!.status.modelRefs.find((r) => r.name === 'chain')!;
+    assert.equal(outcome.sha256, held.sha256, 'it named the model by the hash its card gives');
     const outputShape = graph.tasks.find((t) => t.id === graph.outputs[0])!.outputShape;
     assert.deepEqual(outcome.shape, [1, ...outputShape]);
     assert.ok(outcome.first.length > 0 && outcome.first.every((v) => Number.isFinite(v)));

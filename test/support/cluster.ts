@@ -103,7 +103,10 @@ export function deviceNotReady(registry: PlannerService['registry'], want: Devic
   if (want.models.length === 0) return undefined;
   if (!rec.profile) return `${want.id} has no profile yet (wants ${want.models.join(', ')})`;
   const have = rec.profile.models.map((m) => m.model?.name ?? '?');
-  const missing = want.models.filter((m) => !have.includes(m));
+  // Models given by path are known by the id and hash the device announces for them.
+  const held = rec.status.modelRefs;
+  if (held.length < want.models.length - rec.status.modelProblems.length) return `${want.id} announces ${held.length} of its ${want.models.length} models`;
+  const missing = held.filter((r) => !rec.profile!.models.some((m) => m.model?.sha256 === r.sha256)).map((r) => r.name);
   return missing.length > 0 ? `${want.id}'s profile lacks ${missing.join(', ')} (has ${have.join(', ') || 'no model'})` : undefined;
 }
 

@@ -110,7 +110,13 @@ export class Device implements DeviceServices {
     this.transport.onReconnect(() => { void this.publishCards().then(() => this.publishStatus()); });
     await this.transport.subscribe(topics.clockPong(c.id), 0, (m) => this.onPong(m.payload));
     this.pool = new WorkerPool(this, this.log);
-    await this.pool.start();
+    try {
+      await this.pool.start();
+    } catch (err) {
+      // No executor could start (no model given loads, say): leave nothing running behind.
+      await this.stop();
+      throw err;
+    }
     if (this.stopping) return;
     await this.publishCards();
     await this.publishStatus();

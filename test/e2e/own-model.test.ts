@@ -258,6 +258,12 @@ describe('bring your own model, live', () => {
     }
     const byHash = await runCli(['run', '--model', c.local.modelHash.slice(0, 16), '--from', 'edge2', '--broker', cluster!.brokerUrl, '--json', '--data-dir', join(dir.dir, 'cli')]);
     assert.equal(byHash.code, 0, byHash.stderr);
+    // A device given only models it cannot use says why and exits, leaving nothing behind.
+    const started = Date.now();
+    const lone = await runCli(['node', '--id', 'bad1', '--role', 'edge', '--models', `${corrupt},${unsupported}`, '--broker', cluster!.brokerUrl, '--data-dir', join(dir.dir, 'bad1')], 30_000);
+    assert.equal(lone.code, 1, lone.stderr);
+    assert.match(lone.stderr, /no model given can be used: .*broken.*is not valid JSON.*lstm.*LSTM/s);
+    assert.ok(Date.now() - started < 20_000, 'it exits at once');
     const listed = await runCli(['models', 'fleet', '--broker', cluster!.brokerUrl, '--json']);
     assert.equal(listed.code, 0, listed.stderr);
     const fleet = JSON.parse(listed.stdout) as { models: Array<{ id: string; sha256: string; heldBy: string[] }>; problems: Array<{ deviceId: string; code: string }> };

@@ -6,7 +6,7 @@
  */
 import type { ModelCard, ModelProblem, ModelRef } from '../schemas/generated/edgeweave.ts';
 import type { TaskGraph } from '../schemas/graph.ts';
-import { EdgeweaveError, isEdgeweaveError, type ErrorCode } from '../schemas/errors.ts';
+import { ERROR_CODES, EdgeweaveError, isEdgeweaveError, type ErrorCode } from '../schemas/errors.ts';
 import { buildTaskGraph, type GraphOptions } from './graph/build.ts';
 import type { LayerGraph } from './graph/topology.ts';
 import { canonicalJson } from './io/hash.ts';
@@ -46,7 +46,7 @@ export class FleetModels {
     if (card.model?.sha256 !== sha256) return `the card on models/${sha256.slice(0, 12)}… describes ${modelLabel(card.model)}`;
     const known = this.cards.get(sha256);
     // Every holder publishes the same card (again at each reconnect): parse a topology once.
-    if (known && known.card.topologySha256 === card.topologySha256 && known.card.topologyJson === card.topologyJson) {
+    if (known && known.card.topologyJson === card.topologyJson && known.card.topologySha256 === card.topologySha256) {
       known.card = card;
       return undefined;
     }
@@ -142,7 +142,7 @@ export class FleetModels {
     for (const h of holders) {
       const p = h.modelProblems.find((x) => x.modelId === name || base(x.ref).includes(name));
       if (p) {
-        const code = (p.code in CODES ? p.code : 'E_MODEL_LOAD') as ErrorCode;
+        const code = (p.code in ERROR_CODES ? p.code : 'E_MODEL_LOAD') as ErrorCode;
         return new EdgeweaveError(code, `device ${h.deviceId} cannot use model ${JSON.stringify(name)}: ${p.message}`);
       }
     }
@@ -158,5 +158,3 @@ export class FleetModels {
     return new EdgeweaveError('E_MODEL_NOT_FOUND', `no online device holds ${what} (the fleet holds: ${list.length > 0 ? list.join(', ') : 'nothing'})`);
   }
 }
-
-const CODES: Record<string, true> = { E_MODEL_LOAD: true, E_UNSUPPORTED_LAYER: true, E_MODEL_NOT_FOUND: true, E_STAGE: true, E_CONFIG: true };

@@ -63,18 +63,18 @@ function weightBytesOf(artifacts: tf.io.ModelArtifacts): number {
   return weightBuffers(artifacts.weightData).reduce((s, b) => s + b.byteLength, 0);
 }
 
-function aboutOf(artifacts: tf.io.ModelArtifacts, where: string): ModelAbout {
+/** A model's metadata; a zoo model's preprocessing is stated by the zoo (its models take `unit`). */
+function aboutOf(artifacts: tf.io.ModelArtifacts, where: string, source: 'zoo' | 'file'): ModelAbout {
   const metadata = artifacts.userDefinedMetadata as Record<string, unknown> | undefined;
   const { mode, declared } = preprocessingOf(metadata, where);
   return {
-    preprocessing: mode, preprocessingDeclared: declared, generatedBy: artifacts.generatedBy ?? '', convertedBy: artifacts.convertedBy ?? '',
+    preprocessing: mode, preprocessingDeclared: declared || source === 'zoo', generatedBy: artifacts.generatedBy ?? '', convertedBy: artifacts.convertedBy ?? '',
     weightBytes: weightBytesOf(artifacts),
   };
 }
 
 async function loadFromFile(file: string, source: 'zoo' | 'file', zooName?: string): Promise<LoadedModel> {
   const { json, artifacts } = await readModelArtifacts(file);
-  const about = aboutOf(artifacts, file);
   // Topology first: an unsupported layer is reported before any weight reaches tfjs.
   const layerGraph = normalizeTopology(json.modelTopology);
   describeLayers(layerGraph);
@@ -93,7 +93,7 @@ async function loadFromFile(file: string, source: 'zoo' | 'file', zooName?: stri
     topology: json.modelTopology as object,
     layerGraph,
     labels: await labelsBeside(file, json.userDefinedMetadata),
-    about: source === 'zoo' ? { ...about, preprocessingDeclared: true } : about,
+    about: aboutOf(artifacts, file, source),
   });
 }
 
@@ -137,7 +137,7 @@ async function loadZoo(zoo: ZooModel, options: ResolveOptions): Promise<LoadedMo
     topology: artifacts.modelTopology as object,
     layerGraph: normalizeTopology(artifacts.modelTopology),
     labels: zoo.labels ? [...zoo.labels] : undefined,
-    about: { ...aboutOf(artifacts, zoo.name), preprocessingDeclared: true },
+    about: aboutOf(artifacts, zoo.name, 'zoo'),
   });
 }
 

@@ -10,7 +10,7 @@ import { DeviceStatus, DeviceState, ModelCard, type ModelRefInit } from '../sche
 import type { TaskGraph } from '../schemas/graph.ts';
 import { EdgeweaveError } from '../schemas/errors.ts';
 import { filters, parseTopic } from '../schemas/topics.ts';
-import { Transport, type TransportOptions } from '../transport/mqtt-transport.ts';
+import { Transport } from '../transport/mqtt-transport.ts';
 import { FleetModels, type ModelHolder } from '../models/fleet-models.ts';
 import { getTaskGraph } from '../models/task-graph.ts';
 import { findModelJson, readModelArtifacts } from '../models/io/file-handler.ts';
@@ -37,6 +37,14 @@ export interface FleetView {
   holders: ModelHolder[];
 }
 
+/** The broker and the login to read it with (the shape of the job client's connection options). */
+export interface FleetConnection {
+  brokerUrl: string;
+  username?: string | undefined;
+  password?: string | undefined;
+  ca?: string | undefined;
+}
+
 /** After the subscriptions, retained messages come at once; this long without one ends the read. */
 const QUIET_MS = 300;
 const MAX_WAIT_MS = 3000;
@@ -45,10 +53,14 @@ const MAX_WAIT_MS = 3000;
  * Reads the retained model cards and device statuses from the broker (one short connection).
  * Retained messages have no end marker: the read ends QUIET_MS after the last one.
  */
-export async function discoverFleet(connection: Omit<TransportOptions, 'clientId' | 'clean'>, log?: Logger): Promise<FleetView> {
+export async function discoverFleet(connection: FleetConnection, log?: Logger): Promise<FleetView> {
   const fleet = new FleetModels();
   const statuses = new Map<string, DeviceStatus>();
-  const transport = await Transport.connect({ ...connection, clientId: `edgeweave-discover-${randomUUID().slice(0, 8)}`, clean: true, ...(log ? { log } : {}) });
+  const { brokerUrl, username, password, ca } = connection;
+  const transport = await Transport.connect({
+    url: brokerUrl, clientId: `edgeweave-discover-${randomUUID().slice(0, 8)}`, clean: true,
+    ...(username !== undefined ? { username } : {}), ...(password !== undefined ? { password } : {}), ...(ca !== undefined ? { ca } : {}), ...(log ? { log } : {}),
+  });
   let last = Date.now();
   try {
     await transport.subscribe(filters.allModelCards(), 1, (m) => {
@@ -111,9 +123,8 @@ export async function resolveModelArgument(
   const file = await findModelJson(arg);
   if (file) return fromFile(file, graphOptions);
   const { fleet, holders } = await options.discover();
-  const hashLike = /^[0-9a-f]{8,64}$/.test(arg);
-  const found = fleet.resolve(hashLike ? { name: '', sha256: arg } : { name: arg, sha256: '' }, holders, options.origin)
-    ?? (hashLike ? fleet.resolve({ name: arg, sha256: '' }, holders, options.origin) : undefined);
+  // A name that is a hash prefix of a known model is taken as one; else it is an id.
+  const found = fleet.resolve({ name: arg, sha256: '' }, holders, options.origin);
   if (found) {
     const graph = fleet.taskGraph(found.sha256, graphOptions);
     if (!graph) throw new EdgeweaveError('E_MODEL_NOT_FOUND', `the fleet holds ${found.id} (${found.sha256.slice(0, 12)}…) but publishes no card for it`);

@@ -31,33 +31,28 @@ interface Held {
   model: LoadedModel;
 }
 
+/** What a device says of its models once loaded: refs (id + hash), problems and cards. */
+export interface HeldModels {
+  refs: ModelRefInit[];
+  problems: ModelProblemInit[];
+  cards: ModelCardInit[];
+}
+
 export class ModelHost {
   private held: Held[] = [];
-  private problems: ModelProblemInit[] = [];
+  private summary: HeldModels = { refs: [], problems: [], cards: [] };
   private readonly log: Logger;
 
   constructor(private readonly options: ModelHostOptions) {
     this.log = options.log ?? pino({ level: 'silent' });
   }
 
-  /** Ids of the models held (a model id may appear twice: two models of one name). */
-  names(): string[] {
-    return this.held.map((h) => h.model.modelId);
-  }
-
-  /** The models held, by id and content hash. */
-  refs(): ModelRefInit[] {
-    return this.held.map((h) => ({ name: h.model.modelId, sha256: h.model.modelHash }));
-  }
-
-  /** The models this device was given but cannot use, and why. */
-  modelProblems(): ModelProblemInit[] {
-    return this.problems.map((p) => ({ ...p }));
-  }
-
-  /** A card per model held, for models/{sha256}. */
-  cards(): ModelCardInit[] {
-    return this.held.map((h) => modelCardOf(h.model));
+  /**
+   * The models held, by id and content hash; those given but unusable, and why; a card per model
+   * held, for models/{sha256}. Built once, when the models are loaded.
+   */
+  heldModels(): HeldModels {
+    return this.summary;
   }
 
   /**
@@ -82,7 +77,11 @@ export class ModelHost {
       }
     }
     this.held = held;
-    this.problems = problems;
+    this.summary = {
+      refs: held.map((h) => ({ name: h.model.modelId, sha256: h.model.modelHash })),
+      problems,
+      cards: held.map((h) => modelCardOf(h.model)),
+    };
     if (held.length === 0 && problems.length > 0) {
       throw new EdgeweaveError(problems[0]!.code as ErrorCode, `no model given can be used: ${problems.map((p) => `${p.ref}: ${p.message}`).join('; ')}`);
     }
@@ -102,16 +101,16 @@ export class ModelHost {
   async model(ref: ModelRef | ModelRefInit | null | undefined): Promise<LoadedModel> {
     const name = ref?.name ?? '';
     const sha256 = ref?.sha256 ?? '';
-    const held = (): string => this.held.map((h) => modelLabel({ name: h.model.modelId, sha256: h.model.modelHash })).join(', ') || 'none';
+    const list = (): string => this.summary.refs.map((r) => modelLabel({ name: r.name ?? '', sha256: r.sha256 ?? '' })).join(', ') || 'none';
     if (sha256 !== '') {
       const hit = this.held.find((h) => h.model.modelHash === sha256);
       if (hit) return hit.model;
-      throw new EdgeweaveError('E_MODEL_NOT_FOUND', `this device does not hold ${modelLabel({ name, sha256 })} (it holds: ${held()})`);
+      throw new EdgeweaveError('E_MODEL_NOT_FOUND', `this device does not hold ${modelLabel({ name, sha256 })} (it holds: ${list()})`);
     }
     const hits = this.held.filter((h) => h.model.modelId === name);
     if (hits.length === 1) return hits[0]!.model;
-    if (hits.length > 1) throw new EdgeweaveError('E_MODEL_AMBIGUOUS', `this device holds ${hits.length} models named ${name}: give the hash (it holds: ${held()})`);
-    throw new EdgeweaveError('E_MODEL_NOT_FOUND', `this device does not hold model ${JSON.stringify(name)} (it holds: ${held()})`);
+    if (hits.length > 1) throw new EdgeweaveError('E_MODEL_AMBIGUOUS', `this device holds ${hits.length} models named ${name}: give the hash (it holds: ${list()})`);
+    throw new EdgeweaveError('E_MODEL_NOT_FOUND', `this device does not hold model ${JSON.stringify(name)} (it holds: ${list()})`);
   }
 
   graph(model: LoadedModel, plan: Pick<JobPlan, 'fused' | 'denseShards'>): TaskGraph {

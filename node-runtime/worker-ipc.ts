@@ -2,14 +2,7 @@
 import type { DevicePower } from '../planner/core/types.ts';
 import type { DataSourceSpec } from './data-sources.ts';
 import type { ErrorCode } from '../schemas/errors.ts';
-import type { ModelCardInit, ModelProblemInit, ModelRefInit } from '../schemas/generated/edgeweave.ts';
-
-/** What a worker holds once its models are loaded: refs, problems and cards (see ModelHost). */
-export interface HeldModels {
-  refs: ModelRefInit[];
-  problems: ModelProblemInit[];
-  cards: ModelCardInit[];
-}
+import type { HeldModels } from './model-host.ts';
 
 export interface WorkerInit {
   deviceId: string;

@@ -75,7 +75,7 @@ async function start(config: WorkerInit): Promise<void> {
     ...(config.ca !== undefined ? { ca: config.ca } : {}),
   });
   await executor.start();
-  send({ type: 'ready', engine: info.name, held: { refs: host.refs(), problems: host.modelProblems(), cards: host.cards() } });
+  send({ type: 'ready', engine: info.name, held: host.heldModels() });
 }
 
 process.on('message', (raw) => {

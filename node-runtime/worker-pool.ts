@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { ModelProfileInit } from '../schemas/generated/edgeweave.ts';
 import { EdgeweaveError } from '../schemas/errors.ts';
-import type { WorkerInit, ChildMessage, ParentMessage, HeldModels } from './worker-ipc.ts';
+import type { WorkerInit, ChildMessage, ParentMessage } from './worker-ipc.ts';
+import type { HeldModels } from './model-host.ts';
 import { killOnProcessExit } from './child-guard.ts';
 import type { DataSourceSpec } from './data-sources.ts';
 import type { ClaimOutcome } from './ledger.ts';
@@ -146,7 +147,7 @@ export class WorkerPool {
       kind: 'local',
       handle: { workerId: 'w0', alive: true, pid: process.pid, busy: false, inHand: 0, stagesRun: () => executor.stagesRun, kill: () => undefined },
       stop: () => executor.stop(),
-      held: () => ({ refs: host.refs(), problems: host.modelProblems(), cards: host.cards() }),
+      held: () => host.heldModels(),
       profile: async (sha256, fused, runs) => scaledModelProfile(await hostProfile(host, sha256, { dataDir: c.dataDir, fused, runs, log: this.log }), c.speed),
     };
   }

@@ -15,10 +15,10 @@ import { graphFromSpecs, graphOptions } from './request.ts';
 
 export class PlannerModels {
   readonly fleet = new FleetModels();
-  private readonly refs = new Map<string, string>();
+  private readonly refs: ReadonlySet<string>;
 
   constructor(private readonly registry: DeviceRegistry, refs: readonly string[], private readonly log: Logger) {
-    for (const ref of refs) this.refs.set(ref, ref);
+    this.refs = new Set(refs);
   }
 
   /** A card retained on models/{sha256} (an empty payload clears it). */
@@ -66,14 +66,12 @@ export class PlannerModels {
     }
     if (ref.sha256 === '' && request.tasks.length > 0) return { model: { id: ref.name, sha256: '' }, graph: graphFromSpecs(ref.name, request) };
     const graph = ref.sha256 === '' ? await this.fromReference(ref.name, request) : undefined;
-    if (graph) return { model: { id: graph.modelId === ref.name || zooModel(ref.name) ? ref.name : graph.modelId, sha256: '' }, graph };
+    if (graph) return { model: { id: graph.modelId, sha256: '' }, graph };
     throw FleetModels.problemFor(ref.name, holders) ?? FleetModels.notHeld(ref, holders);
   }
 
   /** A zoo model or one of this planner's `--models` references, by name; undefined when neither. */
   private async fromReference(name: string, request: JobRequest): Promise<TaskGraph | undefined> {
-    const ref = this.refs.get(name) ?? (zooModel(name) ? name : undefined);
-    if (ref === undefined) return undefined;
-    return getTaskGraph(ref, graphOptions(request));
+    return this.refs.has(name) || zooModel(name) ? getTaskGraph(name, graphOptions(request)) : undefined;
   }
 }

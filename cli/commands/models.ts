@@ -158,8 +158,7 @@ async function predict(ctx: CommandContext): Promise<number> {
 
 /** The models the fleet holds, from the broker's retained cards and statuses alone. */
 async function fleet(ctx: CommandContext): Promise<number> {
-  const c = connectionOf(ctx);
-  const view = await discoverFleet({ url: c.brokerUrl, ...(c.username !== undefined ? { username: c.username } : {}), ...(c.password !== undefined ? { password: c.password } : {}), ...(c.ca !== undefined ? { ca: c.ca } : {}) }, ctx.log);
+  const view = await discoverFleet(connectionOf(ctx), ctx.log);
   const models = view.fleet.allCards().map((card) => {
     const sha256 = card.model!.sha256;
     const holders = view.holders.filter((h) => h.modelRefs.some((r) => r.sha256 === sha256));

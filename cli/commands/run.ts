@@ -101,7 +101,7 @@ export const command: Command = {
     const objective = objectiveOption(ctx.values);
     const fused = ctx.values['layers'] !== true;
     const connection = connectionOf(ctx);
-    const discover = (): ReturnType<typeof discoverFleet> => discoverFleet({ url: connection.brokerUrl, username: connection.username ?? from, ...(connection.password !== undefined ? { password: connection.password } : {}), ...(connection.ca !== undefined ? { ca: connection.ca } : {}) }, ctx.log);
+    const discover = (): ReturnType<typeof discoverFleet> => discoverFleet({ ...connection, username: connection.username ?? from }, ctx.log);
     const { ref, graph, localPath, preprocessing } = await resolveModelArgument(model, { fused, origin: from, discover });
     const specs = ctx.values['input'];
     const inputs = await buildJobInputs(graph, Array.isArray(specs) ? (specs as string[]) : [], preprocessing);

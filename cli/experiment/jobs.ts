@@ -31,9 +31,9 @@ export class InputCache {
     return (await this.model(model)).graph;
   }
 
-  /** The reference jobs for `model` carry. */
-  async ref(model: string): Promise<ModelRefInit> {
-    return (await this.model(model)).ref;
+  /** `model` as runJob takes it: its name in rows, and the reference jobs carry. */
+  async job(model: string): Promise<{ label: string; ref: ModelRefInit }> {
+    return { label: model, ref: (await this.model(model)).ref };
   }
 
   async inputsFor(model: string, seed: number): Promise<JobInputInit[]> {
@@ -65,18 +65,18 @@ export interface SubmittedJob {
 
 /** Submits a job and waits for its outcome; a failure to submit becomes a failed row, never a throw. */
 export async function runJob(
-  client: JobClient, model: string, request: Omit<JobRequestInit, 'originDevice' | 'model'>, label: { algorithm: string; job: number; ref?: ModelRefInit },
+  client: JobClient, model: { label: string; ref: ModelRefInit }, request: Omit<JobRequestInit, 'originDevice' | 'model'>, label: { algorithm: string; job: number },
 ): Promise<SubmittedJob> {
   const submittedAtMs = Date.now();
   let outcome: JobOutcome | undefined;
   let record: HistoryRecord;
   try {
-    outcome = await client.submit({ ...request, model: label.ref ?? { name: model }, fused: true, topK: request.topK ?? 3 });
-    record = summarizeOutcome(outcome, client.origin, model, client.originStatus?.power?.idleW);
+    outcome = await client.submit({ ...request, model: model.ref, fused: true, topK: request.topK ?? 3 });
+    record = summarizeOutcome(outcome, client.origin, model.label, client.originStatus?.power?.idleW);
   } catch (err) {
     const e = toEdgeweaveError(err, 'E_EXECUTION');
     record = {
-      jobId: request.jobId ?? '', origin: client.origin, model, algorithm: label.algorithm, objective: 'latency', status: 'failed',
+      jobId: request.jobId ?? '', origin: client.origin, model: model.label, algorithm: label.algorithm, objective: 'latency', status: 'failed',
       error: `${e.code}: ${e.message}`, submittedAt: new Date(submittedAtMs).toISOString(), latencyMs: 0, predictedLatencyMs: 0,
       placement: {}, stages: [], energyJ: {},
     };

@@ -78,11 +78,11 @@ export async function runSweep(s: SweepScenario, ctx: RunContext): Promise<{ row
           const label = `${model} ${link.name}${s.speeds.length > 1 ? ` ${speed.name}` : ''} ${algorithm}`;
           for (let k = 0; k < s.warmupJobs && !ctx.stopped(); k++) {
             ctx.progress?.(done, total, `${label} (warm-up)`);
-            await runJob(client, model, { inputs: await inputs.inputsFor(model, s.seed), algorithm, timeoutMs: s.timeoutMs }, { algorithm, job: -1, ref: await inputs.ref(model) });
+            await runJob(client, await inputs.job(model), { inputs: await inputs.inputsFor(model, s.seed), algorithm, timeoutMs: s.timeoutMs }, { algorithm, job: -1 });
           }
           for (let k = 0; k < s.jobsPerCell && !ctx.stopped(); k++) {
             ctx.progress?.(done, total, label);
-            const job = await runJob(client, model, { inputs: await inputs.inputsFor(model, s.seed + k), algorithm, timeoutMs: s.timeoutMs }, { algorithm, job: k, ref: await inputs.ref(model) });
+            const job = await runJob(client, await inputs.job(model), { inputs: await inputs.inputsFor(model, s.seed + k), algorithm, timeoutMs: s.timeoutMs }, { algorithm, job: k });
             if (job.row.status !== 'ok') log.warn({ model, algorithm, link: link.name, error: job.row.error }, 'experiment job failed');
             jobs.push(job.record);
             rows.push({

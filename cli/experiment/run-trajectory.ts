@@ -74,7 +74,7 @@ export async function runTrajectory(s: TrajectoryScenario, ctx: RunContext): Pro
     // Warm-up: each car runs its strategy's algorithm before the drive (not recorded).
     for (let k = 0; k < s.warmupJobs && !ctx.stopped(); k++) {
       await Promise.all(s.strategies.map(async (strategy, i) => {
-        await runJob(clients[i]!, s.model, { ...request(strategy, cars[i]!), inputs: await inputs.inputsFor(s.model, s.seed) }, { algorithm: strategy, job: -1, ref: await inputs.ref(s.model) });
+        await runJob(clients[i]!, await inputs.job(s.model), { ...request(strategy, cars[i]!), inputs: await inputs.inputsFor(s.model, s.seed) }, { algorithm: strategy, job: -1 });
       }));
     }
 
@@ -97,10 +97,10 @@ export async function runTrajectory(s: TrajectoryScenario, ctx: RunContext): Pro
         if (ctx.stopped()) break;
         const base = request(strategy, car);
         const jobInputs = await inputs.inputsFor(s.model, s.seed + k);
-        const ref = await inputs.ref(s.model);
+        const model = await inputs.job(s.model);
         const pinned = strategy === FIXED && fixed ? { tasks: pinnedTasks(graph, fixed) } : {};
         const submittedAtMs = Date.now();
-        const result = runJob(client, s.model, { ...base, inputs: jobInputs, ...pinned }, { algorithm: strategy, job: k, ref }).then((j) => {
+        const result = runJob(client, model, { ...base, inputs: jobInputs, ...pinned }, { algorithm: strategy, job: k }).then((j) => {
           done++;
           ctx.progress?.(done, total, `${strategy} job ${k + 1}/${count}`);
           return j;

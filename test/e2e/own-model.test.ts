@@ -222,7 +222,7 @@ describe('bring your own model, live', () => {
   });
 
   test('own model — discovery from retained messages alone: inputs, outputs, preprocessing, labels', async () => {
-    const view = await discoverFleet({ url: cluster!.brokerUrl, username: 'observer' });
+    const view = await discoverFleet({ brokerUrl: cluster!.brokerUrl, username: 'observer' });
     const card = view.fleet.card(a.local.modelHash);
     assert.ok(card, 'a card for a');
     assert.equal(card.model?.name, 'model_1');

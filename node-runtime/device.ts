@@ -17,8 +17,8 @@ import type { CommitOutcome, DeviceServices, ResultCommit } from './services.ts'
 import type { DataSourceSpec } from './data-sources.ts';
 import { WorkerPool, type ExecutorHandle } from './worker-pool.ts';
 import { deviceProfileOf } from './profiles.ts';
-import { resolveDevicePower } from '../planner/core/presets.ts';
-import type { DevicePower, DeviceRole, PowerSpec, RadioKind } from '../planner/core/types.ts';
+import { resolveDevicePower } from '../power/presets.ts';
+import type { DevicePower, DeviceRole, PowerSpec, RadioKind } from '../power/types.ts';
 import {
   DeviceStatus, DeviceProfile, DeviceState, ModelCard, Role, Radio, ClockPing, ClockPong, type DeviceStatusInit, type ModelProfileInit,
 } from '../schemas/generated/edgeweave.ts';

@@ -18,8 +18,8 @@ import { attemptPrefix, jobKey, stageKey } from './ledger.ts';
 import { buildJobResult } from './result.ts';
 import { loadLocalInput, type DataSources } from './data-sources.ts';
 import { AttemptTracker } from './attempts.ts';
-import { radioLegEnergyJ } from '../planner/core/energy.ts';
-import type { DevicePower } from '../planner/core/types.ts';
+import { radioLegEnergyJ } from '../power/energy.ts';
+import type { DevicePower } from '../power/types.ts';
 import type { JobPlan } from '../schemas/generated/edgeweave.ts';
 import {
   Assignment, StageInput, StageReport, JobResult, StageStatus, PlannerStatus, Encoding, type StageSpec, type StageTimingInit, type StageTiming, type StageInputInit, type Route,

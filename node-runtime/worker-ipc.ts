@@ -1,5 +1,5 @@
 /** Messages between a device process and its worker processes (Node IPC, advanced serialization). */
-import type { DevicePower } from '../planner/core/types.ts';
+import type { DevicePower } from '../power/types.ts';
 import type { DataSourceSpec } from './data-sources.ts';
 import type { ErrorCode } from '../schemas/errors.ts';
 import type { HeldModels } from './model-host.ts';

@@ -15,7 +15,7 @@ import { killOnProcessExit } from './child-guard.ts';
 import type { DataSourceSpec } from './data-sources.ts';
 import type { ClaimOutcome } from './ledger.ts';
 import type { CommitOutcome, ResultCommit } from './services.ts';
-import type { DevicePower } from '../planner/core/types.ts';
+import type { DevicePower } from '../power/types.ts';
 
 export interface ExecutorHandle {
   workerId: string;

@@ -3,7 +3,7 @@
  * planner core's DeviceSpec list. Pure: the caller reads the file. Every mistake is reported with
  * its JSON path; unknown keys are errors (with a suggestion), so typos never pass silently.
  */
-import { isPowerPresetName, isRadioKind, POWER_PRESET_NAMES, RADIO_KINDS } from './core/presets.ts';
+import { isPowerPresetName, isRadioKind, POWER_PRESET_NAMES, RADIO_KINDS } from '../power/presets.ts';
 import type { BusyInterval, CostModelOptions, DeviceRole, DeviceSpec, PlanIssue, PowerSpec, RadioPowerModel } from './core/types.ts';
 
 export interface DevicesFile {

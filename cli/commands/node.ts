@@ -5,8 +5,8 @@ import { CONNECTION_HELP, CONNECTION_OPTIONS, connectionOf } from '../connection
 import { Device, type DeviceConfig } from '../../node-runtime/device.ts';
 import { parseLinkSpec } from '../../node-runtime/link.ts';
 import { parseDataSources } from '../../node-runtime/data-sources.ts';
-import { isPowerPresetName, isRadioKind, POWER_PRESET_NAMES } from '../../planner/core/presets.ts';
-import type { DeviceRole, PowerPresetName, RadioKind } from '../../planner/core/types.ts';
+import { isPowerPresetName, isRadioKind, POWER_PRESET_NAMES } from '../../power/presets.ts';
+import type { DeviceRole, PowerPresetName, RadioKind } from '../../power/types.ts';
 import { isValidId } from '../../schemas/topics.ts';
 import { EdgeweaveError } from '../../schemas/errors.ts';
 

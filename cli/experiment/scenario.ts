@@ -9,7 +9,7 @@ import { FieldIssues, ObjectReader, isObject, show, stringItem, type Json } from
 import { zooModelNames } from '../../models/zoo/catalog.ts';
 import { loadTrace } from '../../node-runtime/link.ts';
 import { ALGORITHM_NAMES } from '../../planner/core/registry.ts';
-import { POWER_PRESET_NAMES, RADIO_KINDS } from '../../planner/core/presets.ts';
+import { POWER_PRESET_NAMES, RADIO_KINDS } from '../../power/presets.ts';
 import { isValidId } from '../../schemas/topics.ts';
 import { EdgeweaveError } from '../../schemas/errors.ts';
 

@@ -2,7 +2,7 @@
  * Turns a placement into a Plan: the predicted schedule, stages with their cross-stage edges and
  * per-cut encodings, results, energy and memory per device. Runs once per returned plan.
  */
-import { radioLegEnergyJ } from './energy.ts';
+import { radioLegEnergyJ } from '../../power/energy.ts';
 import { Evaluator } from './evaluator.ts';
 import { ENCODINGS, type Instance } from './instance.ts';
 import type { Score } from './objective.ts';

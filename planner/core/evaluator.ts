@@ -10,7 +10,7 @@
  *
  * Buffers are reused between calls: read results before the next evaluation, or copy them.
  */
-import { cpuEnergyJ, radioLegEnergyJ } from './energy.ts';
+import { cpuEnergyJ, radioLegEnergyJ } from '../../power/energy.ts';
 import type { Instance } from './instance.ts';
 import { objectiveCost, type Score } from './objective.ts';
 import { formStages, type StageLayout } from './stages.ts';

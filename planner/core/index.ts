@@ -10,13 +10,13 @@ export type {
 export {
   RADIO_MODELS, POWER_PRESETS, POWER_PRESET_NAMES, RADIO_KINDS, DEFAULT_PRESET_BY_ROLE,
   resolveDevicePower, isPowerPresetName, isRadioKind,
-} from './presets.ts';
-export type { PowerPreset } from './presets.ts';
+} from '../../power/presets.ts';
+export type { PowerPreset } from '../../power/presets.ts';
 export {
   DEFAULT_REFERENCE_FLOPS_PER_SEC, DEFAULT_TASK_OVERHEAD_MS, estimateComputeMs, transferLegs, msPerByte,
 } from './cost-model.ts';
 export type { ComputeEstimateOptions, TransferLegs } from './cost-model.ts';
-export { radioLegEnergyJ, cpuEnergyJ } from './energy.ts';
+export { radioLegEnergyJ, cpuEnergyJ } from '../../power/energy.ts';
 export { objectiveCost, objectiveLabel, compareScores } from './objective.ts';
 export type { Score } from './objective.ts';
 // Lower level, for tests, benchmarks and the planner service: instances, evaluation, searches.

@@ -5,7 +5,7 @@
  * order every schedule is built in. Built once per request; everything after it is arithmetic.
  */
 import { DEFAULT_REFERENCE_FLOPS_PER_SEC, DEFAULT_TASK_OVERHEAD_MS, estimateComputeMs, msPerByte } from './cost-model.ts';
-import { resolveDevicePower } from './presets.ts';
+import { resolveDevicePower } from '../../power/presets.ts';
 import type {
   Constraints, CutEncoding, DevicePower, DeviceRole, DeviceSpec, Objective, PlanIssue, PlanRequest, SearchLimits,
 } from './types.ts';

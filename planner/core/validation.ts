@@ -3,7 +3,7 @@
  * JSON file, so nothing is trusted: every problem becomes a PlanIssue, never an exception or a hang.
  */
 import type { TaskNode } from '../../schemas/graph.ts';
-import { isPowerPresetName, isRadioKind } from './presets.ts';
+import { isPowerPresetName, isRadioKind } from '../../power/presets.ts';
 import type { DeviceSpec, PlanIssue, PlanRequest } from './types.ts';
 
 export interface CheckedGraph {

@@ -15,7 +15,7 @@
  * improvement repairs the placement and the plan is no longer claimed optimal.
  */
 import { failed, type AlgorithmResult } from '../algorithm.ts';
-import { radioLegEnergyJ } from '../energy.ts';
+import { radioLegEnergyJ } from '../../../power/energy.ts';
 import { Evaluator } from '../evaluator.ts';
 import type { Instance } from '../instance.ts';
 import { objectiveCost } from '../objective.ts';

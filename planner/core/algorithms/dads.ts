@@ -15,7 +15,7 @@
  * The cut ignores memory totals: if a device overflows, local improvement repairs the placement.
  */
 import { failed, type AlgorithmResult } from '../algorithm.ts';
-import { radioLegEnergyJ } from '../energy.ts';
+import { radioLegEnergyJ } from '../../../power/energy.ts';
 import { Evaluator } from '../evaluator.ts';
 import type { Instance } from '../instance.ts';
 import { FlowNetwork } from '../min-cut.ts';

@@ -19,7 +19,7 @@
 import { Evaluator } from '../evaluator.ts';
 import type { Instance } from '../instance.ts';
 import { compareScores, isFeasibleScore, objectiveCost, type Score } from '../objective.ts';
-import { radioLegEnergyJ } from '../energy.ts';
+import { radioLegEnergyJ } from '../../../power/energy.ts';
 import { Timelines } from '../timeline.ts';
 
 export interface ExactOptions {

@@ -2,7 +2,7 @@
  * Default power figures: device presets and radio power models. Everything here can be
  * overridden per device (DeviceSpec.power, devices file `power`).
  */
-import type { DevicePower, DeviceRole, DeviceSpec, PowerPresetName, RadioKind, RadioPowerModel } from './types.ts';
+import type { DevicePower, DeviceRole, PowerPresetName, PowerSpec, RadioKind, RadioPowerModel } from './types.ts';
 
 /**
  * Radio power while transferring, from Huang, Qian, Gerber, Mao, Sen, Spatscheck:
@@ -57,7 +57,7 @@ export function isRadioKind(name: string): name is RadioKind {
 }
 
 /** Applies presets and overrides: the power figures the energy model uses for a device. */
-export function resolveDevicePower(device: Pick<DeviceSpec, 'role' | 'power' | 'radio'>): DevicePower {
+export function resolveDevicePower(device: { role: DeviceRole; power?: PowerSpec | undefined; radio?: RadioKind | undefined }): DevicePower {
   const spec = device.power;
   const presetName: PowerPresetName = typeof spec === 'string' ? spec : spec?.preset ?? DEFAULT_PRESET_BY_ROLE[device.role];
   const preset = POWER_PRESETS[presetName];

@@ -6,7 +6,7 @@
  */
 import { Tensor } from '../schemas/generated/edgeweave.ts';
 import { decodeTensor, encodeTensor, type TensorData, type TensorEncodingName } from '../schemas/tensor-codec.ts';
-import type { BenchOptions } from './run.ts';
+import type { BenchOptions } from './options.ts';
 
 function timeLoop(budgetMs: number, fn: () => void): number {
   for (let i = 0; i < 5; i++) fn(); // warm-up

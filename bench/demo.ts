@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { runDemo } from '../cli/demo/run-demo.ts';
 import { demoFigures, demoTable } from '../cli/demo/report.ts';
-import type { BenchOptions } from './run.ts';
+import type { BenchOptions } from './options.ts';
 
 export async function runBench(options: BenchOptions): Promise<void> {
   const log = pino({ level: process.env['EDGEWEAVE_LOG_LEVEL'] ?? 'warn' }, pino.destination(2));

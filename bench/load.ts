@@ -14,7 +14,7 @@ import { getTaskGraph } from '../models/task-graph.ts';
 import { buildJobInputs } from '../node-runtime/job-inputs.ts';
 import { JobStatus, type JobInputInit } from '../schemas/generated/edgeweave.ts';
 import type { JobClient, JobOutcome } from '../node-runtime/client.ts';
-import type { BenchOptions } from './run.ts';
+import type { BenchOptions } from './options.ts';
 import { ATTEMPTS_PER_SUBMISSION } from '../planner/request.ts';
 
 const CARS = 8;

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import {
   availableEngines, formatTable, hostInfo, initEngine, median, predictNamed, randomInput, resolveModel, summarizeGraph, taskGraphOf, zooModelNames,
 } from '../models/index.ts';
-import type { BenchOptions } from './run.ts';
+import type { BenchOptions } from './options.ts';
 
 /** On the cpu engine in a quick run, skip models above this many FLOPs. */
 const QUICK_CPU_MAX_FLOPS = 1e9;

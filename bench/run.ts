@@ -4,11 +4,7 @@
  * Each bench module exports `runBench(options)` and prints its own table to stdout.
  */
 import { parseArgs } from 'node:util';
-
-export interface BenchOptions {
-  /** Fewer iterations and smaller cases: a smoke run. */
-  quick: boolean;
-}
+import type { BenchOptions } from './options.ts';
 
 const BENCHES: Record<string, () => Promise<{ runBench: (o: BenchOptions) => Promise<void> }>> = {
   codec: () => import('./codec.ts'),

@@ -15,7 +15,8 @@ import { getTaskGraph } from '../models/task-graph.ts';
 import { buildJobInputs } from '../node-runtime/job-inputs.ts';
 import { StageInput, JobStatus } from '../schemas/generated/edgeweave.ts';
 import { encodeTensor, decodeTensor } from '../schemas/tensor-codec.ts';
-import type { BenchOptions } from './run.ts';
+import { topics } from '../schemas/topics.ts';
+import type { BenchOptions } from './options.ts';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -62,16 +63,15 @@ async function overhead(options: BenchOptions): Promise<void> {
 async function oneHop(options: BenchOptions): Promise<void> {
   const log = pino({ level: 'silent' });
   const broker = await startBroker({ port: 0, wsPort: null, log });
-  const a = await Transport.connect({ url: broker.url, clientId: 'hop-a', log });
-  const b = await Transport.connect({ url: broker.url, clientId: 'hop-b', log });
+  const a = await Transport.connect({ brokerUrl: broker.url, clientId: 'hop-a', log });
+  const b = await Transport.connect({ brokerUrl: broker.url, clientId: 'hop-b', log });
   const n = options.quick ? 20 : 200;
   process.stdout.write('\n(b) one hop device -> broker -> device: stage input publish, receive and decode (embedded broker, loopback)\n\n');
   process.stdout.write('tensor     messages  median ms  p90 ms\n');
   try {
     let waiting: ((t: number) => void) | undefined;
-    await b.subscribe('edgeweave/v1/devices/hop-b/inbox', 1, (m) => {
-      const input = StageInput.decode(m.payload);
-      decodeTensor(input.tensors[0]!);
+    await b.on('deviceInbox', topics.deviceInbox('hop-b'), (m) => {
+      decodeTensor(m.message.tensors[0]!);
       m.ack();
       waiting?.(performance.now());
     });
@@ -82,7 +82,7 @@ async function oneHop(options: BenchOptions): Promise<void> {
         const t0 = performance.now();
         const arrived = new Promise<number>((resolve) => { waiting = resolve; });
         const payload = StageInput.encode({ jobId: 'hop', attempt: 1, stageId: 's1', tensors: [encodeTensor({ dtype: 'float32', shape: [values.length], values }, { name: 't' })] });
-        await a.publish('edgeweave/v1/devices/hop-b/inbox', payload, { qos: 1 });
+        await a.publish(topics.deviceInbox('hop-b'), payload, { qos: 1 });
         const t1 = await arrived;
         if (i >= 5) times.push(t1 - t0);
       }

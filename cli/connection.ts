@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { stringOption, type CommandContext, type OptionSpec } from './command.ts';
 import { EdgeweaveError } from '../schemas/errors.ts';
+import type { BrokerConnection } from '../transport/mqtt-transport.ts';
 
 export const CONNECTION_OPTIONS: OptionSpec = {
   broker: { type: 'string' },
@@ -17,12 +18,8 @@ export const CONNECTION_HELP: Array<[string, string]> = [
   ['--ca <file>', 'PEM certificate to trust for mqtts:// and wss:// (a self-signed broker certificate)'],
 ];
 
-export interface Connection {
-  brokerUrl: string;
-  username?: string;
-  password?: string;
-  ca?: string;
-}
+/** The broker and login every command connects with. */
+export type Connection = BrokerConnection;
 
 export const DEFAULT_BROKER = 'mqtt://127.0.0.1:1883';
 

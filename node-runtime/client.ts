@@ -8,25 +8,21 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
-import { Transport, type IncomingMessage } from '../transport/mqtt-transport.ts';
+import { Transport, brokerConnectionOf, type BrokerConnection, type Received, type Refused } from '../transport/mqtt-transport.ts';
 import { ClockOffsetEstimator } from './clock.ts';
 import {
-  JobRequest, JobResult, JobPlan, StageReport, DeviceStatus, ClockPing, ClockPong, JobStatus, Encoding, Tensor, PlannerStatus, PlannerState,
-  type JobRequestInit, type JobResultInit, type TensorInit,
+  JobRequest, JobResult, ClockPing, JobStatus, Encoding, Tensor, PlannerState,
+  type JobPlan, type StageReport, type DeviceStatus, type JobRequestInit, type JobResultInit, type TensorInit,
 } from '../schemas/generated/edgeweave.ts';
 import { decodeTensor, encodeTensor, maxDeviation, type TensorData } from '../schemas/tensor-codec.ts';
 import { PlannerKeyRing } from '../schemas/capability.ts';
 import type { Tensor as TfTensor } from '@tensorflow/tfjs';
-import { topics, filters, parseTopic, assertValidId } from '../schemas/topics.ts';
+import { topics, filters, assertValidId } from '../schemas/topics.ts';
 import { EdgeweaveError } from '../schemas/errors.ts';
 
-export interface JobClientOptions {
-  brokerUrl: string;
+export interface JobClientOptions extends BrokerConnection {
   /** The device the jobs are submitted as (their origin). */
   origin: string;
-  username?: string;
-  password?: string;
-  ca?: string;
   clientId?: string;
   /** Mirror the job requests this client publishes as JSON under edgeweave/v1/debug/. */
   debugJson?: boolean;
@@ -108,28 +104,21 @@ export class JobClient {
 
   static async connect(options: JobClientOptions): Promise<JobClient> {
     const log = (options.log ?? pino({ level: 'silent' })).child({ component: 'client', origin: options.origin });
-    const conn: Parameters<typeof Transport.connect>[0] = {
+    const transport = await Transport.connect({
       // A persistent session: results published while the link is down wait for it at the broker.
-      url: options.brokerUrl, clientId: options.clientId ?? `${options.origin}.client-${randomUUID().slice(0, 8)}`, clean: false, log,
-      username: options.username ?? options.origin, debugJson: options.debugJson ?? false,
-    };
-    if (options.password !== undefined) conn.password = options.password;
-    if (options.ca !== undefined) conn.ca = options.ca;
-    const transport = await Transport.connect(conn);
-    const client = new JobClient(transport, options.origin, log, options.checkLossy ?? false, options.retryAfterMs ?? 5000, options.silenceAfterPlanMs, options.modelPaths);
-    await transport.subscribe(filters.allPlannerStatus(), 1, (m) => client.onPlannerStatus(m));
-    await transport.subscribe(filters.jobResults(options.origin), 1, (m) => client.onResult(m));
-    await transport.subscribe(filters.jobRejections(options.origin), 1, (m) => client.onRejected(m));
-    await transport.subscribe(filters.jobPlans(options.origin), 1, (m) => client.onPlan(m));
-    await transport.subscribe(filters.jobReports(options.origin), 1, (m) => client.onReport(m));
-    await transport.subscribe(topics.clockPong(options.origin), 0, (m) => client.onPong(m));
-    await transport.subscribe(topics.deviceStatus(options.origin), 1, (m) => {
-      try {
-        client.originStatus = DeviceStatus.decode(m.payload);
-      } catch {
-        // not a status: ignore
-      }
+      ...brokerConnectionOf(options), username: options.username ?? options.origin,
+      clientId: options.clientId ?? `${options.origin}.client-${randomUUID().slice(0, 8)}`, clean: false, log, debugJson: options.debugJson ?? false,
     });
+    const client = new JobClient(transport, options.origin, log, options.checkLossy ?? false, options.retryAfterMs ?? 5000, options.silenceAfterPlanMs, options.modelPaths);
+    const quiet = { onRefused: (r: Refused) => { log.debug({ topic: r.rawTopic, err: r.error }, 'message ignored'); r.ack(); } };
+    const loud = (what: string) => ({ onRefused: (r: Refused) => { log.warn({ topic: r.rawTopic, err: r.error }, `malformed ${what} ignored`); r.ack(); } });
+    await transport.on('plannerStatus', filters.allPlannerStatus(), (m) => client.onPlannerStatus(m), quiet);
+    await transport.on('jobResult', filters.jobResults(options.origin), (m) => client.onResult(m), loud('job result'));
+    await transport.on('jobRejected', filters.jobRejections(options.origin), (m) => client.onRejected(m), loud('rejection'));
+    await transport.on('jobPlan', filters.jobPlans(options.origin), (m) => client.onPlan(m), quiet);
+    await transport.on('jobReport', filters.jobReports(options.origin), (m) => client.onReport(m), quiet);
+    await transport.on('clockPong', topics.clockPong(options.origin), (m) => client.onPong(m), { ...quiet, qos: 0 });
+    await transport.on('deviceStatus', topics.deviceStatus(options.origin), (m) => { client.originStatus = m.message; }, quiet);
     await client.syncClock();
     return client;
   }
@@ -226,17 +215,10 @@ export class JobClient {
   }
 
   /** A planner's retained status: its key, and whether the jobs it planned still have a keeper. */
-  private onPlannerStatus(m: IncomingMessage): void {
-    let s: PlannerStatus;
-    try {
-      s = PlannerStatus.decode(m.payload);
-    } catch {
-      return;
-    }
+  private onPlannerStatus({ message: s, topic }: Received<'plannerStatus'>): void {
     // Only a planner's own topic speaks for it (the broker's ACL lets planners alone publish there).
-    const topic = parseTopic(m.topic);
-    if (topic?.kind !== 'plannerStatus' || topic.plannerId !== s.plannerId) {
-      this.log.debug({ topic: m.topic, plannerId: s.plannerId }, 'planner status on another planner\'s topic ignored');
+    if (topic.plannerId !== s.plannerId) {
+      this.log.debug({ topic: topic.plannerId, plannerId: s.plannerId }, 'planner status on another planner\'s topic ignored');
       return;
     }
     this.keys.update(s.plannerId, s.publicKey);
@@ -298,18 +280,9 @@ export class JobClient {
     p.resolve({ result: { ...result, latencyMs: result.status === JobStatus.JOB_STATUS_OK || result.ranLocally ? latencyMs : result.latencyMs }, plan: p.plan, reports: p.reports, latencyMs, submittedAtMs: p.submittedAtMs, clockOffsetMs: this.clock.offsetMs });
   }
 
-  private onResult(m: IncomingMessage): void {
-    const topic = parseTopic(m.topic);
-    if (topic?.kind !== 'jobResult') return;
+  private onResult({ message: result, topic }: Received<'jobResult'>): void {
     if (!this.pending.has(topic.jobId)) {
       this.log.debug({ jobId: topic.jobId, known: this.done.has(topic.jobId) }, 'result of a job not pending here ignored');
-      return;
-    }
-    let result: JobResult;
-    try {
-      result = JobResult.decode(m.payload);
-    } catch (err) {
-      this.log.warn({ err, topic: m.topic }, 'malformed job result ignored');
       return;
     }
     if (result.jobId !== topic.jobId) return;
@@ -339,50 +312,31 @@ export class JobClient {
   }
 
   /** A submission refused before its job id could name a topic: matched to a pending job by the id it echoes. */
-  private onRejected(m: IncomingMessage): void {
-    let result: JobResult;
-    try {
-      result = JobResult.decode(m.payload);
-    } catch (err) {
-      this.log.warn({ err, topic: m.topic }, 'malformed rejection ignored');
-      return;
-    }
+  private onRejected({ message: result }: Received<'jobRejected'>): void {
     if (!this.keys.accepts(this.origin, result.jobId, result.attempt, result.capability)) return;
     this.log.warn({ jobId: result.jobId, code: result.error?.code, message: result.error?.message }, 'a submission of this origin was refused');
     if (this.pending.has(result.jobId)) this.finish(result.jobId, result);
   }
 
-  private onPlan(m: IncomingMessage): void {
-    const topic = parseTopic(m.topic);
-    const jobId = topic?.kind === 'jobPlan' ? topic.jobId : '';
+  private onPlan({ message: plan, topic }: Received<'jobPlan'>): void {
+    const jobId = topic.jobId;
     const p = this.pending.get(jobId);
     if (!p) return;
-    try {
-      const plan = JobPlan.decode(m.payload);
-      p.lastActivityAtMs = Date.now();
-      if (!p.plan || plan.attempt > p.plan.attempt) {
-        p.plan = plan;
-        p.plannerIncarnation = this.planners.get(plan.plannerId)?.incarnation ?? '';
-        this.armRetry(jobId, p);
-      }
-    } catch {
-      // ignore
+    p.lastActivityAtMs = Date.now();
+    if (!p.plan || plan.attempt > p.plan.attempt) {
+      p.plan = plan;
+      p.plannerIncarnation = this.planners.get(plan.plannerId)?.incarnation ?? '';
+      this.armRetry(jobId, p);
     }
   }
 
-  private onReport(m: IncomingMessage): void {
-    const topic = parseTopic(m.topic);
-    const jobId = topic?.kind === 'jobReport' ? topic.jobId : '';
-    const list = this.reports.get(jobId);
+  private onReport({ message: report, topic }: Received<'jobReport'>): void {
+    const list = this.reports.get(topic.jobId);
     if (!list) return;
-    try {
-      list.push(StageReport.decode(m.payload));
-      const p = this.pending.get(jobId);
-      if (p) p.lastActivityAtMs = Date.now();
-      for (const w of this.reportWaiters) w();
-    } catch {
-      // ignore
-    }
+    list.push(report);
+    const p = this.pending.get(topic.jobId);
+    if (p) p.lastActivityAtMs = Date.now();
+    for (const w of this.reportWaiters) w();
   }
 
   private readonly reportWaiters = new Set<() => void>();
@@ -407,17 +361,12 @@ export class JobClient {
     });
   }
 
-  private onPong(m: IncomingMessage): void {
+  private onPong({ message: pong }: Received<'clockPong'>): void {
     const t3 = Date.now();
-    try {
-      const pong = ClockPong.decode(m.payload);
-      const t0 = this.pings.get(pong.seq);
-      if (t0 === undefined || t0 !== pong.t0Ms) return;
-      this.pings.delete(pong.seq);
-      this.clock.addExchange(t0, pong.t1Ms, pong.t2Ms, t3);
-    } catch {
-      // ignore
-    }
+    const t0 = this.pings.get(pong.seq);
+    if (t0 === undefined || t0 !== pong.t0Ms) return;
+    this.pings.delete(pong.seq);
+    this.clock.addExchange(t0, pong.t1Ms, pong.t2Ms, t3);
   }
 }
 

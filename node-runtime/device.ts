@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism, totalmem } from 'node:os';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
-import { Transport } from '../transport/mqtt-transport.ts';
+import { Transport, brokerConnectionOf, type BrokerConnection, type Received } from '../transport/mqtt-transport.ts';
 import { ResultLedger, StageLedger } from './ledger.ts';
 import { LinkEmulator, loadTrace, type LinkSpec } from './link.ts';
 import { ClockOffsetEstimator } from './clock.ts';
@@ -20,19 +20,14 @@ import { deviceProfileOf } from './profiles.ts';
 import { resolveDevicePower } from '../power/presets.ts';
 import type { DevicePower, DeviceRole, PowerSpec, RadioKind } from '../power/types.ts';
 import {
-  DeviceStatus, DeviceProfile, DeviceState, ModelCard, Role, Radio, ClockPing, ClockPong, type DeviceStatusInit, type ModelProfileInit,
+  DeviceStatus, DeviceProfile, DeviceState, ModelCard, Role, Radio, ClockPing, type DeviceStatusInit, type ModelProfileInit,
 } from '../schemas/generated/edgeweave.ts';
 import { topics } from '../schemas/topics.ts';
 import { toEdgeweaveError } from '../schemas/errors.ts';
 
-export interface DeviceConfig {
+export interface DeviceConfig extends BrokerConnection {
   id: string;
   role: DeviceRole;
-  brokerUrl: string;
-  username?: string;
-  password?: string;
-  /** CA certificate (PEM) to trust for TLS. */
-  ca?: string;
   /** Emulated compute speed against this host (1 = none). */
   speed: number;
   /** Memory offered for stages. */
@@ -94,13 +89,10 @@ export class Device implements DeviceServices {
 
   async start(): Promise<void> {
     const c = this.config;
-    const options: Parameters<typeof Transport.connect>[0] = {
-      url: c.brokerUrl, clientId: c.id, clean: true, log: this.log, username: c.username ?? c.id, debugJson: c.debugJson ?? false,
+    this.transport = await Transport.connect({
+      ...brokerConnectionOf(c), username: c.username ?? c.id, clientId: c.id, clean: true, log: this.log, debugJson: c.debugJson ?? false,
       will: { topic: topics.deviceStatus(c.id), payload: DeviceStatus.encode(this.status(DeviceState.DEVICE_STATE_OFFLINE)), qos: 1, retain: true },
-    };
-    if (c.password !== undefined) options.password = c.password;
-    if (c.ca !== undefined) options.ca = c.ca;
-    this.transport = await Transport.connect(options);
+    });
     // A stop that came while connecting found no transport to close.
     if (this.stopping) {
       await this.transport.close();
@@ -108,7 +100,7 @@ export class Device implements DeviceServices {
     }
     // Back after a broker restart (which may have lost retained messages): cards, then status.
     this.transport.onReconnect(() => { void this.publishCards().then(() => this.publishStatus()); });
-    await this.transport.subscribe(topics.clockPong(c.id), 0, (m) => this.onPong(m.payload));
+    await this.transport.on('clockPong', topics.clockPong(c.id), (m) => this.onPong(m), { qos: 0 });
     this.pool = new WorkerPool(this, this.log);
     try {
       await this.pool.start();
@@ -243,14 +235,8 @@ export class Device implements DeviceServices {
     setTimeout(tick, 300).unref();
   }
 
-  private onPong(payload: Buffer): void {
+  private onPong({ message: pong }: Received<'clockPong'>): void {
     const t3 = Date.now();
-    let pong: ClockPong;
-    try {
-      pong = ClockPong.decode(payload);
-    } catch {
-      return;
-    }
     const t0 = this.pings.get(pong.seq);
     if (t0 === undefined || t0 !== pong.t0Ms) return;
     this.pings.delete(pong.seq);

@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import { pino } from 'pino';
-import { Transport, type IncomingMessage } from '../transport/mqtt-transport.ts';
+import { Transport, brokerConnectionOf, type BrokerConnection, type Received, type Refused } from '../transport/mqtt-transport.ts';
 import { settleWithin } from '../transport/settle-within.ts';
 import type { ModelHost} from './model-host.ts';
 import { runStageOnData } from './model-host.ts';
@@ -22,22 +22,18 @@ import { radioLegEnergyJ } from '../power/energy.ts';
 import type { DevicePower } from '../power/types.ts';
 import type { JobPlan } from '../schemas/generated/edgeweave.ts';
 import {
-  Assignment, StageInput, StageReport, JobResult, StageStatus, PlannerStatus, Encoding, type StageSpec, type StageTimingInit, type StageTiming, type StageInputInit, type Route,
+  StageInput, StageReport, JobResult, StageStatus, Encoding, type StageSpec, type StageTimingInit, type StageTiming, type StageInputInit, type Route,
 } from '../schemas/generated/edgeweave.ts';
-import { topics, filters, parseTopic, isValidId } from '../schemas/topics.ts';
+import { topics, filters, isValidId } from '../schemas/topics.ts';
 import { PlannerKeyRing } from '../schemas/capability.ts';
 import { decodeTensor, encodeTensor, encodingName, type TensorData, type DecodeLimits } from '../schemas/tensor-codec.ts';
 import { EdgeweaveError, toEdgeweaveError } from '../schemas/errors.ts';
 
-export interface ExecutorOptions {
+export interface ExecutorOptions extends BrokerConnection {
   deviceId: string;
   /** The device's incarnation (its DeviceStatus): stages planned for another one are refused. */
   incarnation?: string;
   workerId: string;
-  brokerUrl: string;
-  username?: string;
-  password?: string;
-  ca?: string | Buffer;
   modelHost: ModelHost;
   services: DeviceServices;
   /** Emulated compute speed against this host (1 = no emulation). */
@@ -85,17 +81,16 @@ export class Executor {
 
   async start(): Promise<void> {
     const o = this.options;
-    const transportOptions: Parameters<typeof Transport.connect>[0] = {
-      url: o.brokerUrl, clientId: this.clientId, clean: false, log: this.log, username: o.username ?? o.deviceId, debugJson: o.debugJson ?? false,
-    };
-    if (o.password !== undefined) transportOptions.password = o.password;
-    if (o.ca !== undefined) transportOptions.ca = o.ca;
-    this.transport = await Transport.connect(transportOptions);
+    this.transport = await Transport.connect({
+      ...brokerConnectionOf(o), username: o.username ?? o.deviceId, clientId: this.clientId, clean: false, log: this.log, debugJson: o.debugJson ?? false,
+    });
+    const t = this.transport;
     // Planner keys first: stage inputs are checked against them.
-    await this.transport.subscribe(filters.allPlannerStatus(), 1, (m) => this.onPlannerStatus(m));
-    await this.transport.subscribe(topics.deviceAssign(o.deviceId), 1, (m) => this.onAssignment(m));
-    await this.transport.subscribe(filters.sharedDeviceInbox(o.deviceId), 1, (m) => this.onStageInput(m), { manualAck: true });
-    await this.transport.subscribe(topics.workerInbox(o.deviceId, o.workerId), 1, (m) => this.onStageInput(m), { manualAck: true });
+    await t.on('plannerStatus', filters.allPlannerStatus(), (m) => this.onPlannerStatus(m), { onRefused: (r) => this.ignore(r, 'planner status') });
+    await t.on('deviceAssign', topics.deviceAssign(o.deviceId), (m) => this.onAssignment(m));
+    const inbox = { manualAck: true, onRefused: (r: Refused) => this.onUnreadableInput(r) };
+    await t.on('deviceInbox', filters.sharedDeviceInbox(o.deviceId), (m) => this.onStageInput(m), inbox);
+    await t.on('workerInbox', topics.workerInbox(o.deviceId, o.workerId), (m) => this.onStageInput(m), inbox);
     this.expiryTimer = setInterval(() => this.expireJoins(), 1000);
     this.expiryTimer.unref();
     this.log.info({ clientId: this.clientId }, 'executor ready');
@@ -118,26 +113,23 @@ export class Executor {
     await this.transport?.close();
   }
 
-  private onPlannerStatus(message: IncomingMessage): void {
-    try {
-      const status = PlannerStatus.decode(message.payload);
-      const topic = parseTopic(message.topic);
-      if (topic?.kind === 'plannerStatus' && topic.plannerId === status.plannerId) this.keys.update(status.plannerId, status.publicKey);
-    } catch {
-      this.log.debug({ topic: message.topic }, 'malformed planner status ignored');
-    }
+  private onPlannerStatus({ message: status, topic }: Received<'plannerStatus'>): void {
+    if (topic.plannerId === status.plannerId) this.keys.update(status.plannerId, status.publicKey);
+  }
+
+  private ignore(r: Refused, what: string): void {
+    this.log.debug({ topic: r.rawTopic }, `malformed ${what} ignored`);
+    r.ack();
+  }
+
+  private onUnreadableInput(r: Refused): void {
+    this.log.warn({ err: r.error, topic: r.rawTopic, bytes: r.bytes }, 'stage input refused');
+    r.ack();
   }
 
   // ---- assignments ----------------------------------------------------------
 
-  private onAssignment(message: IncomingMessage): void {
-    let assignment: Assignment;
-    try {
-      assignment = Assignment.decode(message.payload);
-    } catch (err) {
-      this.log.warn({ err: toEdgeweaveError(err, 'E_DECODE'), topic: message.topic }, 'assignment refused');
-      return;
-    }
+  private onAssignment({ message: assignment }: Received<'deviceAssign'>): void {
     const { jobId, attempt, plan } = assignment;
     const origin = plan?.originDevice ?? assignment.originDevice;
     if (!this.keys.accepts(origin, jobId, attempt, assignment.capability)) {
@@ -161,15 +153,8 @@ export class Executor {
 
   // ---- stage inputs ---------------------------------------------------------
 
-  private onStageInput(message: IncomingMessage): void {
-    let input: StageInput;
-    try {
-      input = StageInput.decode(message.payload);
-    } catch (err) {
-      this.log.warn({ err: toEdgeweaveError(err, 'E_DECODE'), topic: message.topic, bytes: message.payload.byteLength }, 'stage input refused');
-      message.ack();
-      return;
-    }
+  private onStageInput(message: Received<'deviceInbox'> | Received<'workerInbox'>): void {
+    const input = message.message;
     const { jobId, attempt, stageId, plan } = input;
     const stage = plan?.stages.find((s) => s.stageId === stageId);
     const refuse = (err: EdgeweaveError): void => {
@@ -197,7 +182,7 @@ export class Executor {
     }
     const key = stageKey(plan.originDevice, jobId, attempt, stageId);
     const receivedAtMs = Date.now();
-    const bytes = message.payload.byteLength;
+    const bytes = message.bytes;
     const crossed = input.fromDevice !== this.options.deviceId;
     const delay = crossed ? this.options.services.receiveDelay(bytes) : Promise.resolve(0);
     // In hand from now on (the device's status counts it), though still crossing the downlink.

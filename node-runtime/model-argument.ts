@@ -6,11 +6,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { DeviceStatus, DeviceState, ModelCard, type ModelRefInit } from '../schemas/generated/edgeweave.ts';
+import { DeviceState, type DeviceStatus, type ModelRefInit } from '../schemas/generated/edgeweave.ts';
 import type { TaskGraph } from '../schemas/graph.ts';
 import { EdgeweaveError } from '../schemas/errors.ts';
-import { filters, parseTopic } from '../schemas/topics.ts';
-import { Transport } from '../transport/mqtt-transport.ts';
+import { filters } from '../schemas/topics.ts';
+import { Transport, brokerConnectionOf, type BrokerConnection, type Refused } from '../transport/mqtt-transport.ts';
 import { FleetModels, type ModelHolder } from '../models/fleet-models.ts';
 import { getTaskGraph } from '../models/task-graph.ts';
 import { findModelJson, readModelArtifacts } from '../models/io/file-handler.ts';
@@ -37,14 +37,6 @@ export interface FleetView {
   holders: ModelHolder[];
 }
 
-/** The broker and the login to read it with (the shape of the job client's connection options). */
-export interface FleetConnection {
-  brokerUrl: string;
-  username?: string | undefined;
-  password?: string | undefined;
-  ca?: string | undefined;
-}
-
 /** After the subscriptions, retained messages come at once; this long without one ends the read. */
 const QUIET_MS = 300;
 const MAX_WAIT_MS = 3000;
@@ -53,36 +45,29 @@ const MAX_WAIT_MS = 3000;
  * Reads the retained model cards and device statuses from the broker (one short connection).
  * Retained messages have no end marker: the read ends QUIET_MS after the last one.
  */
-export async function discoverFleet(connection: FleetConnection, log?: Logger): Promise<FleetView> {
+export async function discoverFleet(connection: BrokerConnection, log?: Logger): Promise<FleetView> {
   const fleet = new FleetModels();
   const statuses = new Map<string, DeviceStatus>();
-  const { brokerUrl, username, password, ca } = connection;
   const transport = await Transport.connect({
-    url: brokerUrl, clientId: `edgeweave-discover-${randomUUID().slice(0, 8)}`, clean: true,
-    ...(username !== undefined ? { username } : {}), ...(password !== undefined ? { password } : {}), ...(ca !== undefined ? { ca } : {}), ...(log ? { log } : {}),
+    ...brokerConnectionOf(connection), clientId: `edgeweave-discover-${randomUUID().slice(0, 8)}`, clean: true, ...(log ? { log } : {}),
   });
   let last = Date.now();
   try {
-    await transport.subscribe(filters.allModelCards(), 1, (m) => {
+    const ignored = (what: string) => (r: Refused): void => {
       last = Date.now();
-      const t = parseTopic(m.topic);
-      if (t?.kind !== 'modelCard' || m.payload.byteLength === 0) return;
-      try {
-        const problem = fleet.putCard(t.sha256, ModelCard.decode(m.payload));
-        if (problem) log?.warn({ problem }, 'model card ignored');
-      } catch {
-        log?.warn({ topic: m.topic }, 'model card ignored: not a ModelCard');
-      }
-    });
-    await transport.subscribe(filters.allDeviceStatus(), 1, (m) => {
+      log?.warn({ topic: r.rawTopic }, `${what} ignored: ${r.error.message}`);
+      r.ack();
+    };
+    await transport.on('modelCard', filters.allModelCards(), ({ message, topic, bytes }) => {
       last = Date.now();
-      try {
-        const s = DeviceStatus.decode(m.payload);
-        statuses.set(s.deviceId, s);
-      } catch {
-        log?.warn({ topic: m.topic }, 'device status ignored: not a DeviceStatus');
-      }
-    });
+      if (bytes === 0) return;
+      const problem = fleet.putCard(topic.sha256, message);
+      if (problem) log?.warn({ problem }, 'model card ignored');
+    }, { onRefused: ignored('model card') });
+    await transport.on('deviceStatus', filters.allDeviceStatus(), ({ message }) => {
+      last = Date.now();
+      statuses.set(message.deviceId, message);
+    }, { onRefused: ignored('device status') });
     const started = Date.now();
     last = Math.max(last, started);
     while (Date.now() - last < QUIET_MS && Date.now() - started < MAX_WAIT_MS) await new Promise((r) => setTimeout(r, 50));

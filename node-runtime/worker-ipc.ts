@@ -1,17 +1,14 @@
 /** Messages between a device process and its worker processes (Node IPC, advanced serialization). */
+import type { BrokerConnection } from '../transport/mqtt-transport.ts';
 import type { DevicePower } from '../power/types.ts';
 import type { DataSourceSpec } from './data-sources.ts';
 import type { ErrorCode } from '../schemas/errors.ts';
 import type { HeldModels } from './model-host.ts';
 
-export interface WorkerInit {
+export interface WorkerInit extends BrokerConnection {
   deviceId: string;
   incarnation: string;
   workerId: string;
-  brokerUrl: string;
-  username?: string;
-  password?: string;
-  ca?: string;
   speed: number;
   power: DevicePower;
   models: string[];

@@ -5,6 +5,7 @@
 import { pino, type LevelWithSilent } from 'pino';
 import { initEngine } from '../models/index.ts';
 import { ModelHost } from './model-host.ts';
+import { brokerConnectionOf } from '../transport/mqtt-transport.ts';
 import { Executor } from './executor.ts';
 import { hostProfile, scaledModelProfile } from './profiles.ts';
 import type { CommitOutcome, DeviceServices, ResultCommit } from './services.ts';
@@ -69,10 +70,8 @@ async function start(config: WorkerInit): Promise<void> {
   await host.loadAll();
   services = new IpcServices(config.clockOffsetMs, config.clockUncertaintyMs);
   executor = new Executor({
-    deviceId: config.deviceId, incarnation: config.incarnation, workerId: config.workerId, brokerUrl: config.brokerUrl, modelHost: host, services,
+    ...brokerConnectionOf(config), deviceId: config.deviceId, incarnation: config.incarnation, workerId: config.workerId, modelHost: host, services,
     speed: config.speed, power: config.power, dataSources: new Map(config.dataSources), log, debugJson: config.debugJson,
-    ...(config.username !== undefined ? { username: config.username } : {}), ...(config.password !== undefined ? { password: config.password } : {}),
-    ...(config.ca !== undefined ? { ca: config.ca } : {}),
   });
   await executor.start();
   send({ type: 'ready', engine: info.name, held: host.heldModels() });

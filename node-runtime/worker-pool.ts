@@ -15,6 +15,7 @@ import { killOnProcessExit } from './child-guard.ts';
 import type { DataSourceSpec } from './data-sources.ts';
 import type { ClaimOutcome } from './ledger.ts';
 import type { CommitOutcome, ResultCommit } from './services.ts';
+import { brokerConnectionOf, type BrokerConnection } from '../transport/mqtt-transport.ts';
 import type { DevicePower } from '../power/types.ts';
 
 export interface ExecutorHandle {
@@ -49,8 +50,8 @@ interface Forked {
 
 /** What the pool needs of its device. */
 export interface PoolHost {
-  readonly config: {
-    id: string; brokerUrl: string; username?: string; password?: string; ca?: string; speed: number; workers: number;
+  readonly config: BrokerConnection & {
+    id: string; speed: number; workers: number;
     models: string[]; dataSources: ReadonlyMap<string, DataSourceSpec>; dataDir: string; cacheDir?: string; engine?: 'tfjs-node' | 'wasm' | 'cpu';
     debugJson?: boolean;
   };
@@ -133,10 +134,8 @@ export class WorkerPool {
     // Stopped while starting: no executor (and no connection) to leave behind.
     if (this.stopping) return;
     const executor = new Executor({
-      deviceId: c.id, incarnation: this.device.incarnation, workerId: 'w0', brokerUrl: c.brokerUrl, modelHost: host, services: this.device, speed: c.speed,
+      ...brokerConnectionOf(c), deviceId: c.id, incarnation: this.device.incarnation, workerId: 'w0', modelHost: host, services: this.device, speed: c.speed,
       power: this.device.power, dataSources: c.dataSources, log: this.log, debugJson: c.debugJson ?? false,
-      ...(c.username !== undefined ? { username: c.username } : {}), ...(c.password !== undefined ? { password: c.password } : {}),
-      ...(c.ca !== undefined ? { ca: c.ca } : {}),
     });
     await executor.start();
     if (this.stopping) {
@@ -155,11 +154,10 @@ export class WorkerPool {
   private spawn(f: Forked): Promise<void> {
     const c = this.device.config;
     const init: WorkerInit = {
-      deviceId: c.id, incarnation: this.device.incarnation, workerId: f.handle.workerId, brokerUrl: c.brokerUrl, speed: c.speed, power: this.device.power,
+      ...brokerConnectionOf(c), deviceId: c.id, incarnation: this.device.incarnation, workerId: f.handle.workerId, speed: c.speed, power: this.device.power,
       models: c.models, dataSources: [...c.dataSources.entries()], dataDir: c.dataDir, clockOffsetMs: this.device.clockOffsetMs(), clockUncertaintyMs: this.device.clockUncertaintyMs(),
       logLevel: this.log.level, debugJson: c.debugJson ?? false,
-      ...(c.username !== undefined ? { username: c.username } : {}), ...(c.password !== undefined ? { password: c.password } : {}),
-      ...(c.ca !== undefined ? { ca: c.ca } : {}), ...(c.cacheDir !== undefined ? { cacheDir: c.cacheDir } : {}),
+      ...(c.cacheDir !== undefined ? { cacheDir: c.cacheDir } : {}),
       ...(c.engine !== undefined ? { engine: c.engine } : {}),
     };
     const child = fork(WORKER_MAIN, [], { execArgv: WORKER_EXEC_ARGV, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });

@@ -4,9 +4,9 @@
  * model reference to one model (id and content hash) and its task DAG, or a typed error.
  */
 import type { Logger } from 'pino';
-import { ModelCard, type JobRequest } from '../schemas/generated/edgeweave.ts';
+import type { ModelCard, JobRequest } from '../schemas/generated/edgeweave.ts';
 import type { TaskGraph } from '../schemas/graph.ts';
-import { EdgeweaveError, toEdgeweaveError } from '../schemas/errors.ts';
+import { EdgeweaveError } from '../schemas/errors.ts';
 import { FleetModels, type ModelHolder } from '../models/fleet-models.ts';
 import { getTaskGraph } from '../models/task-graph.ts';
 import { zooModel } from '../models/zoo/catalog.ts';
@@ -21,17 +21,10 @@ export class PlannerModels {
     this.refs = new Set(refs);
   }
 
-  /** A card retained on models/{sha256} (an empty payload clears it). */
-  onCard(sha256: string, payload: Uint8Array): void {
-    if (payload.byteLength === 0) {
+  /** A card retained on models/{sha256}; undefined: the retained card was cleared. */
+  onCard(sha256: string, card: ModelCard | undefined): void {
+    if (!card) {
       this.fleet.dropCard(sha256);
-      return;
-    }
-    let card: ModelCard;
-    try {
-      card = ModelCard.decode(payload);
-    } catch (err) {
-      this.log.warn({ sha256, err: toEdgeweaveError(err, 'E_DECODE').message }, 'model card ignored: not a ModelCard');
       return;
     }
     const problem = this.fleet.putCard(sha256, card);

@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
-import { Transport, type IncomingMessage } from '../transport/mqtt-transport.ts';
+import { Transport, brokerConnectionOf, type BrokerConnection, type Received, type Refused } from '../transport/mqtt-transport.ts';
 import { planJob } from './core/registry.ts';
 import type { Objective, PlanRequest, Plan, CostModelOptions } from './core/types.ts';
 import type { TaskGraph } from '../schemas/graph.ts';
@@ -23,19 +23,15 @@ import { FleetProgress, JobFrontier, judgeQuietJob, type DeviceLoad } from './pr
 import { inputsProblem, requestProblem } from './request-check.ts';
 import { ATTEMPTS_PER_SUBMISSION, constraintsOf, inputAsUint8, inputTaskOf, objectiveOf, shiftPlan } from './request.ts';
 import {
-  JobRequest, JobPlan, Assignment, StageInput, StageReport, JobResult, DeviceStatus, DeviceProfile, ClockPing, ClockPong, PlannerStatus,
-  JobStatus, StageStatus, PlannerState, DeviceState, type JobPlanInit, type StageTiming,
+  JobPlan, Assignment, StageInput, JobResult, ClockPong, PlannerStatus,
+  JobStatus, StageStatus, PlannerState, DeviceState, type JobRequest, type JobPlanInit, type StageTiming,
 } from '../schemas/generated/edgeweave.ts';
-import { topics, filters, parseTopic, isValidId } from '../schemas/topics.ts';
+import { topics, filters, isValidId } from '../schemas/topics.ts';
 import { generatePlannerKeys, signCapability, type PlannerKeys } from '../schemas/capability.ts';
 import { EdgeweaveError, toEdgeweaveError, type ErrorCode } from '../schemas/errors.ts';
 
-export interface PlannerServiceOptions {
+export interface PlannerServiceOptions extends BrokerConnection {
   id: string;
-  brokerUrl: string;
-  username?: string;
-  password?: string;
-  ca?: string;
   /** Default algorithm for jobs that name none. */
   algorithm: string;
   /** Default objective for jobs that give none. */
@@ -148,25 +144,24 @@ export class PlannerService {
 
   async start(): Promise<void> {
     const o = this.options;
-    const conn: Parameters<typeof Transport.connect>[0] = {
-      url: o.brokerUrl, clientId: `${o.id}.planner`, clean: false, log: this.log, username: o.username ?? o.id, debugJson: o.debugJson ?? false,
+    this.transport = await Transport.connect({
+      ...brokerConnectionOf(o), username: o.username ?? o.id, clientId: `${o.id}.planner`, clean: false, log: this.log, debugJson: o.debugJson ?? false,
       will: { topic: topics.plannerStatus(o.id), payload: this.statusPayload(PlannerState.PLANNER_STATE_OFFLINE), qos: 1, retain: true },
-    };
-    if (o.password !== undefined) conn.password = o.password;
-    if (o.ca !== undefined) conn.ca = o.ca;
-    this.transport = await Transport.connect(conn);
+    });
     const t = this.transport;
     // Back after a broker restart or a link drop: say ONLINE at once (the broker may hold our last will).
     t.onReconnect(() => this.publishStatus());
-    await t.subscribe(filters.allDeviceStatus(), 1, (m) => this.onStatus(m));
-    await t.subscribe(filters.allDeviceProfiles(), 1, (m) => this.onProfile(m));
-    await t.subscribe(filters.allModelCards(), 1, (m) => this.onModelCard(m));
-    await t.subscribe(filters.jobReports(), 1, (m) => this.onReport(m));
-    await t.subscribe(filters.jobResults(), 1, (m) => this.onResult(m));
-    await t.subscribe(filters.allClockPings(), 0, (m) => this.onPing(m));
+    await t.on('deviceStatus', filters.allDeviceStatus(), (m) => this.onStatus(m));
+    await t.on('deviceProfile', filters.allDeviceProfiles(), (m) => this.onProfile(m));
+    await t.on('modelCard', filters.allModelCards(), (m) => this.models.onCard(m.topic.sha256, m.bytes === 0 ? undefined : m.message), {
+      onRefused: (r) => { this.log.warn({ err: r.error, topic: r.rawTopic }, 'model card refused'); r.ack(); },
+    });
+    await t.on('jobReport', filters.jobReports(), (m) => this.onReport(m));
+    await t.on('jobResult', filters.jobResults(), (m) => this.onResult(m));
+    await t.on('clockPing', filters.allClockPings(), (m) => this.onPing(m), { qos: 0 });
     await t.publish(topics.plannerStatus(o.id), this.statusPayload(PlannerState.PLANNER_STATE_ONLINE), { qos: 1, retain: true });
     // Submissions last: by now the devices' retained statuses and profiles are in.
-    await t.subscribe(filters.sharedJobSubmits(o.group ?? 'planners'), 1, (m) => this.onSubmit(m), { manualAck: true });
+    await t.on('jobSubmit', filters.sharedJobSubmits(o.group ?? 'planners'), (m) => this.onSubmit(m), { manualAck: true, onRefused: (r) => this.onUnreadableSubmit(r) });
     this.timer = setInterval(() => {
       this.expireDevices();
       if (++this.ticks % STATUS_EVERY_TICKS === 0) this.publishStatus();
@@ -195,8 +190,7 @@ export class PlannerService {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     for (const job of this.jobs.values()) if (job.watchdog) clearTimeout(job.watchdog);
-    this.transport?.client.stream.destroy();
-    await this.transport?.close(true);
+    await this.transport?.kill();
   }
 
   private publishStatus(): void {
@@ -205,11 +199,9 @@ export class PlannerService {
 
   // ---- devices -----------------------------------------------------------------
 
-  private onStatus(m: IncomingMessage): void {
+  private onStatus({ message: status, topic }: Received<'deviceStatus'>): void {
     try {
-      const status = DeviceStatus.decode(m.payload);
-      const topic = parseTopic(m.topic);
-      if (topic?.kind !== 'deviceStatus' || status.deviceId !== topic.deviceId) throw new EdgeweaveError('E_TOPIC', `status for ${JSON.stringify(status.deviceId)} on ${m.topic}`);
+      if (status.deviceId !== topic.deviceId) throw new EdgeweaveError('E_TOPIC', `status for ${JSON.stringify(status.deviceId)} on the topic of ${topic.deviceId}`);
       const problem = statusProblem(status);
       if (problem) throw new EdgeweaveError('E_DECODE', `device status of ${topic.deviceId} refused: ${problem}`);
       const change = this.registry.updateStatus(status, Date.now());
@@ -221,25 +213,18 @@ export class PlannerService {
         this.deviceBack();
       } else if (change === 'online') this.deviceBack();
     } catch (err) {
-      this.log.warn({ err: toEdgeweaveError(err, 'E_DECODE'), topic: m.topic }, 'device status refused');
+      this.log.warn({ err: toEdgeweaveError(err, 'E_DECODE'), deviceId: topic.deviceId }, 'device status refused');
     }
   }
 
-  private onModelCard(m: IncomingMessage): void {
-    const topic = parseTopic(m.topic);
-    if (topic?.kind === 'modelCard') this.models.onCard(topic.sha256, m.payload);
-  }
-
-  private onProfile(m: IncomingMessage): void {
+  private onProfile({ message: profile, topic }: Received<'deviceProfile'>): void {
     try {
-      const profile = DeviceProfile.decode(m.payload);
-      const topic = parseTopic(m.topic);
-      if (topic?.kind !== 'deviceProfile' || profile.deviceId !== topic.deviceId) throw new EdgeweaveError('E_TOPIC', `profile for ${JSON.stringify(profile.deviceId)} on ${m.topic}`);
+      if (profile.deviceId !== topic.deviceId) throw new EdgeweaveError('E_TOPIC', `profile for ${JSON.stringify(profile.deviceId)} on the topic of ${topic.deviceId}`);
       const problem = profileProblem(profile);
       if (problem) throw new EdgeweaveError('E_DECODE', `device profile of ${topic.deviceId} refused: ${problem}`);
       this.registry.updateProfile(profile);
     } catch (err) {
-      this.log.warn({ err: toEdgeweaveError(err, 'E_DECODE'), topic: m.topic }, 'device profile refused');
+      this.log.warn({ err: toEdgeweaveError(err, 'E_DECODE'), deviceId: topic.deviceId }, 'device profile refused');
     }
   }
 
@@ -285,34 +270,23 @@ export class PlannerService {
     return rec !== undefined && !this.registry.isAlive(rec, Date.now()) && rec.status.incarnation === job.plan.stages.find((s) => s.deviceId === job.request.originDevice)?.deviceIncarnation;
   }
 
-  private onPing(m: IncomingMessage): void {
+  private onPing({ message: ping, topic }: Received<'clockPing'>): void {
     const t1 = Date.now();
-    try {
-      const ping = ClockPing.decode(m.payload);
-      const topic = parseTopic(m.topic);
-      if (topic?.kind !== 'clockPing') return;
-      const pong = ClockPong.encode({ deviceId: topic.deviceId, seq: ping.seq, t0Ms: ping.t0Ms, t1Ms: t1, t2Ms: Date.now(), plannerId: this.options.id });
-      void this.transport?.publish(topics.clockPong(topic.deviceId), pong, { qos: 0 }).catch(() => undefined);
-    } catch {
-      // malformed ping: nothing to answer
-    }
+    const pong = ClockPong.encode({ deviceId: topic.deviceId, seq: ping.seq, t0Ms: ping.t0Ms, t1Ms: t1, t2Ms: Date.now(), plannerId: this.options.id });
+    void this.transport?.publish(topics.clockPong(topic.deviceId), pong, { qos: 0 }).catch(() => undefined);
   }
 
   // ---- jobs --------------------------------------------------------------------
 
-  private onSubmit(m: IncomingMessage): void {
+  /** A submission that is not a JobRequest: refused on its origin's rejected topic. */
+  private onUnreadableSubmit(r: Refused): void {
+    void this.reject(r.topic?.kind === 'jobSubmit' ? r.topic.originId : '', undefined, 'E_DECODE', `the submission is not a JobRequest (${r.bytes} bytes): ${r.error.message}`).finally(() => r.ack());
+  }
+
+  private onSubmit(m: Received<'jobSubmit'>): void {
     const receivedAtMs = Date.now();
-    const topic = parseTopic(m.topic);
-    const topicOrigin = topic?.kind === 'jobSubmit' ? topic.originId : '';
-    let request: JobRequest;
-    try {
-      request = JobRequest.decode(m.payload);
-    } catch (err) {
-      const e = toEdgeweaveError(err, 'E_DECODE');
-      void this.reject(topicOrigin, undefined, 'E_DECODE', `the submission is not a JobRequest (${m.payload.byteLength} bytes): ${e.message}`).finally(() => m.ack());
-      return;
-    }
-    this.submit(request, topicOrigin, receivedAtMs)
+    const request = m.message;
+    this.submit(request, m.topic.originId, receivedAtMs)
       .catch((err: unknown) => this.log.error({ err, jobId: request.jobId }, 'planning failed unexpectedly'))
       .finally(() => m.ack());
   }
@@ -641,16 +615,7 @@ export class PlannerService {
 
   // ---- reports and results -------------------------------------------------------
 
-  private onReport(m: IncomingMessage): void {
-    let report: StageReport;
-    try {
-      report = StageReport.decode(m.payload);
-    } catch (err) {
-      this.log.debug({ err: toEdgeweaveError(err, 'E_DECODE'), topic: m.topic }, 'stage report refused');
-      return;
-    }
-    const topic = parseTopic(m.topic);
-    if (topic?.kind !== 'jobReport') return;
+  private onReport({ message: report, topic }: Received<'jobReport'>): void {
     const now = Date.now();
     // Every report shows its device at work, whichever job and planner it is for.
     if (this.registry.get(report.deviceId)) this.fleet.reported(report.deviceId, now);
@@ -699,17 +664,9 @@ export class PlannerService {
     this.dispatchMs = 0.7 * this.dispatchMs + 0.3 * late;
   }
 
-  private onResult(m: IncomingMessage): void {
-    const topic = parseTopic(m.topic);
-    if (topic?.kind !== 'jobResult') return;
+  private onResult({ message: result, topic }: Received<'jobResult'>): void {
     const job = this.jobs.get(this.jobKey(topic.originId, topic.jobId));
     if (!job || job.phase === 'finished') return;
-    let result: JobResult;
-    try {
-      result = JobResult.decode(m.payload);
-    } catch {
-      return;
-    }
     if (result.status !== JobStatus.JOB_STATUS_OK) return;
     this.settle(job);
     // A result from an older attempt makes the current one pointless.

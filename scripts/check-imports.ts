@@ -1,33 +1,29 @@
 /**
- * Fails when an import crosses the layering of docs/ARCHITECTURE.md or forms a cycle
- * between the project's folders. Reads every .ts file of the source folders.
+ * Fails when an import crosses the layering of scripts/layering.ts (rendered in
+ * docs/ARCHITECTURE.md), imports a package from a place its rule forbids, or forms a cycle
+ * between files. Reads every .ts file of the areas' folders (bench/ included).
+ * `--root <dir>` checks another tree laid out the same way (the tests use it).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { AREAS, LAYERING, isPackagePlace, packageRuleOf, showPath, type Area } from './layering.ts';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const AREAS = ['schemas', 'transport', 'power', 'planner/core', 'planner', 'models', 'broker', 'node-runtime', 'dashboard', 'cli'] as const;
-type Area = (typeof AREAS)[number];
+const { values } = parseArgs({ options: { root: { type: 'string' } } });
+const root = values.root !== undefined ? resolve(values.root) : resolve(dirname(fileURLToPath(import.meta.url)), '..');
+if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) {
+  process.stderr.write(`import check: --root ${root} is not a directory\n`);
+  process.exit(2);
+}
 
-/** What each area may import, besides itself. */
-const ALLOWED: Record<Area, Area[]> = {
-  schemas: [],
-  transport: ['schemas'],
-  power: [],
-  'planner/core': ['schemas', 'power'],
-  planner: ['planner/core', 'power', 'schemas', 'models', 'transport'],
-  models: ['schemas'],
-  broker: ['schemas'],
-  'node-runtime': ['schemas', 'models', 'power', 'transport'],
-  dashboard: ['schemas'],
-  cli: ['schemas', 'transport', 'power', 'planner/core', 'planner', 'models', 'broker', 'node-runtime', 'dashboard'],
-};
-/** planner/core imports types only from schemas, plus the error class; the power model it uses whole. */
-const CORE_VALUE_IMPORTS_ALLOWED = new Set(['schemas/errors.ts', 'power/presets.ts', 'power/energy.ts']);
+/** Path relative to the root, with `/`. */
+function relPath(file: string): string {
+  return relative(root, file).split('\\').join('/');
+}
 
 function areaOf(file: string): Area | undefined {
-  const rel = relative(root, file).split('\\').join('/');
+  const rel = relPath(file);
   let best: Area | undefined;
   for (const a of AREAS) if (rel === a || rel.startsWith(`${a}/`)) if (!best || a.length > best.length) best = a;
   return best;
@@ -45,14 +41,17 @@ function walk(dir: string, out: string[]): void {
 }
 
 const files: string[] = [];
-for (const a of ['schemas', 'transport', 'power', 'planner', 'models', 'broker', 'node-runtime', 'dashboard', 'cli']) walk(join(root, a), files);
+for (const top of new Set(AREAS.map((a) => a.split('/')[0]!))) walk(join(root, top), files);
 
 const problems: string[] = [];
 const graph = new Map<string, Set<string>>();
 const IMPORT = /^\s*(import|export)\s+(type\s+)?[^'"]*?from\s+['"](\.[^'"]+)['"]|^\s*import\s+['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/gm;
+/** Bare specifiers: `from 'x'`, `import 'x'`, `import('x')`, `require('x')`. */
+const PACKAGE_IMPORT = /^\s*(?:import|export)\s+[^'"]*?from\s+['"]([^.'"/][^'"]*)['"]|^\s*import\s+['"]([^.'"/][^'"]*)['"]|\b(?:import|require)\(\s*['"]([^.'"/][^'"]*)['"]\s*\)/gm;
 for (const file of files) {
   const from = areaOf(file);
   if (!from) continue;
+  const layer = LAYERING[from];
   const text = readFileSync(file, 'utf8');
   const deps = new Set<string>();
   for (const m of text.matchAll(IMPORT)) {
@@ -63,11 +62,19 @@ for (const file of files) {
     const to = areaOf(target);
     deps.add(target);
     if (!to || to === from) continue;
-    const rel = relative(root, target).split('\\').join('/');
-    if (!ALLOWED[from].includes(to)) {
-      problems.push(`${relative(root, file)} imports ${rel}: ${from}/ may not depend on ${to}/`);
-    } else if (from === 'planner/core' && !typeOnly && !CORE_VALUE_IMPORTS_ALLOWED.has(rel)) {
-      problems.push(`${relative(root, file)} imports ${rel} as a value: planner/core takes only types from schemas/`);
+    const rel = relPath(target);
+    if (!layer.mayImport.includes(to)) {
+      problems.push(`${relPath(file)} imports ${rel}: ${from}/ may not depend on ${to}/`);
+    } else if (layer.valuesOnlyFrom && !typeOnly && !layer.valuesOnlyFrom.includes(rel)) {
+      problems.push(`${relPath(file)} imports ${rel} as a value: ${from} takes only types from ${to}/ (values only from ${layer.valuesOnlyFrom.join(', ')})`);
+    }
+  }
+  for (const m of text.matchAll(PACKAGE_IMPORT)) {
+    const spec = m[1] ?? m[2] ?? m[3];
+    if (!spec || spec.startsWith('node:')) continue;
+    const rule = packageRuleOf(spec);
+    if (rule && !isPackagePlace(rule, relPath(file))) {
+      problems.push(`${relPath(file)} imports '${spec}': only ${rule.only.map(({ path }) => showPath(path).replaceAll('`', '')).join(', ')} may import it`);
     }
   }
   graph.set(file, deps);
@@ -83,7 +90,7 @@ function visit(f: string): void {
     if (!graph.has(d)) continue;
     const s = state.get(d);
     if (s === 1) {
-      const cycle = stack.slice(stack.indexOf(d)).concat(d).map((x) => relative(root, x));
+      const cycle = stack.slice(stack.indexOf(d)).concat(d).map((x) => relPath(x));
       problems.push(`import cycle: ${cycle.join(' -> ')}`);
     } else if (s === undefined) visit(d);
   }

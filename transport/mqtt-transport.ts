@@ -9,25 +9,44 @@
  * later — on the same connection only: after a reconnect the broker redelivers, and a
  * stale PUBACK could acknowledge another message that reuses the packet id.
  * This uses MQTT.js internals (`_sendPacket`), pinned by the mqtt version range.
+ *
+ * Messages are decoded here, at the edge: a handler subscribes for one kind of topic (`on`) and
+ * receives the decoded message with the ids its topic carries; a message that does not decode is
+ * logged and acknowledged (or handed to the subscriber's `onRefused`), never to the handler.
+ * Nothing outside this module touches MQTT.js.
  */
 import mqtt, { type IClientOptions, type MqttClient, type IPublishPacket } from 'mqtt';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
-import { parseSharedFilter, parseTopic, topicMatches, topics } from '../schemas/topics.ts';
-import { MESSAGE_OF_TOPIC } from '../schemas/topic-messages.ts';
-import { EdgeweaveError } from '../schemas/errors.ts';
+import { parseSharedFilter, parseTopic, topicMatches, topics, type ParsedTopic } from '../schemas/topics.ts';
+import { MESSAGE_OF_TOPIC, type MessageKind, type TopicMessages, type TopicOf } from '../schemas/topic-messages.ts';
+import { EdgeweaveError, toEdgeweaveError } from '../schemas/errors.ts';
 import { settleWithin } from './settle-within.ts';
 
-export interface TransportOptions {
-  url: string;
+/** Where the broker is and how to log in: the one connection-options type of every node. */
+export interface BrokerConnection {
+  /** mqtt://, mqtts://, ws:// or wss:// */
+  brokerUrl: string;
+  username?: string | undefined;
+  password?: string | undefined;
+  /** CA certificate(s) to trust for TLS (mqtts:// or wss://), PEM. */
+  ca?: string | Buffer | undefined;
+}
+
+/** The connection fields of `options` that are set (the rest of `options` left out). */
+export function brokerConnectionOf(options: BrokerConnection): BrokerConnection {
+  const out: BrokerConnection = { brokerUrl: options.brokerUrl };
+  if (options.username !== undefined) out.username = options.username;
+  if (options.password !== undefined) out.password = options.password;
+  if (options.ca !== undefined) out.ca = options.ca;
+  return out;
+}
+
+export interface TransportOptions extends BrokerConnection {
   clientId: string;
-  username?: string;
-  password?: string;
   /** false: a persistent session; the broker keeps subscriptions and queued QoS 1 messages while away. */
   clean?: boolean;
   will?: { topic: string; payload: Uint8Array; qos: 0 | 1; retain: boolean };
-  /** CA certificate(s) for TLS (mqtts:// or wss://). */
-  ca?: string | Buffer;
   rejectUnauthorized?: boolean;
   keepaliveS?: number;
   reconnectPeriodMs?: number;
@@ -48,6 +67,40 @@ export interface IncomingMessage {
 }
 
 export type MessageHandler = (message: IncomingMessage) => void;
+
+/** A message as a handler receives it: decoded, with its topic's ids. */
+export interface Received<K extends MessageKind> {
+  message: TopicMessages[K];
+  /** The topic's kind and ids (device, origin, job, ...). */
+  topic: TopicOf<K>;
+  /** Size on the wire; 0 for an empty retained message (a topic cleared). */
+  bytes: number;
+  /** The bytes as received, to hand on unchanged. */
+  payload: Buffer;
+  /** The broker says it delivered this before (a redelivery after a reconnect). */
+  dup: boolean;
+  /** Acknowledges the message (see IncomingMessage.ack). */
+  ack(): void;
+}
+
+/** A message that did not decode as its topic's type, or came on a topic that is not of the kind subscribed. */
+export interface Refused {
+  /** The topic's kind and ids when the topic itself is well formed. */
+  topic: ParsedTopic | undefined;
+  rawTopic: string;
+  bytes: number;
+  error: EdgeweaveError;
+  ack(): void;
+}
+
+export interface OnOptions {
+  /** Default 1. */
+  qos?: 0 | 1;
+  /** The handler acknowledges (QoS 1): a message unacknowledged when the connection drops is delivered again. */
+  manualAck?: boolean;
+  /** Called instead of logging when a message is refused; it must ack() when `manualAck`. */
+  onRefused?: (refused: Refused) => void;
+}
 
 interface Subscription {
   /** The filter as subscribed (maybe `$share/...`). */
@@ -82,7 +135,7 @@ export class Transport {
   private unclaimed: Array<{ message: IncomingMessage; atMs: number }> = [];
   private connectOptions: { url: string; opts: IClientOptions } | undefined;
 
-  private constructor(readonly client: MqttClient, private readonly log: Logger) {
+  private constructor(private readonly client: MqttClient, private readonly log: Logger) {
     client.on('connect', (connack) => {
       this.connectionSeq++;
       // Every reconnect subscribes again, whatever the broker says of the session: a broker that
@@ -121,16 +174,16 @@ export class Transport {
     if (options.ca !== undefined) opts.ca = options.ca;
     if (options.rejectUnauthorized !== undefined) opts.rejectUnauthorized = options.rejectUnauthorized;
     if (options.will) opts.will = { topic: options.will.topic, payload: Buffer.from(options.will.payload), qos: options.will.qos, retain: options.will.retain };
-    const client = mqtt.connect(options.url, opts);
+    const client = mqtt.connect(options.brokerUrl, opts);
     const transport = new Transport(client, log);
-    transport.connectOptions = { url: options.url, opts };
+    transport.connectOptions = { url: options.brokerUrl, opts };
     transport.debugJson = options.debugJson ?? false;
     await new Promise<void>((resolve, reject) => {
       const onConnect = (): void => { cleanup(); resolve(); };
       const onError = (err: Error): void => {
         cleanup();
         client.end(true);
-        reject(new EdgeweaveError('E_BROKER', `cannot connect to ${options.url} as ${options.clientId}: ${err.message}`, { cause: err }));
+        reject(new EdgeweaveError('E_BROKER', `cannot connect to ${options.brokerUrl} as ${options.clientId}: ${err.message}`, { cause: err }));
       };
       const onClose = (): void => onError(new Error('connection closed before CONNACK'));
       const cleanup = (): void => {
@@ -156,8 +209,45 @@ export class Transport {
     this.reconnectHandlers.push(handler);
   }
 
-  /** Subscribes; resolves when the broker has granted it (rejects with E_ACL when refused). */
-  async subscribe(filter: string, qos: 0 | 1, handler: MessageHandler, options: { manualAck?: boolean } = {}): Promise<void> {
+  /**
+   * Subscribes to `filter`, whose topics are all of `kind`, and hands `handler` each message
+   * decoded as that kind's type with its topic's ids. Resolves when the broker has granted the
+   * subscription (rejects with E_ACL when refused). A message that does not decode, or whose
+   * topic is not of `kind`, goes to `onRefused`, else it is logged and acknowledged.
+   */
+  async on<K extends MessageKind>(kind: K, filter: string, handler: (received: Received<NoInfer<K>>) => void, options: OnOptions = {}): Promise<void> {
+    const codec = MESSAGE_OF_TOPIC[kind] as unknown as { decode(bytes: Uint8Array): TopicMessages[K] };
+    const refuse = (m: IncomingMessage, topic: ParsedTopic | undefined, error: EdgeweaveError): void => {
+      const refused: Refused = { topic, rawTopic: m.topic, bytes: m.payload.byteLength, error, ack: () => m.ack() };
+      if (options.onRefused) return options.onRefused(refused);
+      this.log.warn({ err: error, topic: m.topic, bytes: refused.bytes }, 'message refused');
+      m.ack();
+    };
+    await this.subscribe(filter, options.qos ?? 1, (m) => {
+      const parsed = parseTopic(m.topic);
+      if (parsed?.kind !== kind) return refuse(m, parsed, new EdgeweaveError('E_TOPIC', `${m.topic} is not a ${kind} topic`));
+      const topic = parsed as TopicOf<K>;
+      let message: TopicMessages[K];
+      try {
+        message = codec.decode(m.payload);
+      } catch (err) {
+        return refuse(m, topic, toEdgeweaveError(err, 'E_DECODE'));
+      }
+      handler({ message, topic, bytes: m.payload.byteLength, payload: m.payload, dup: m.dup, ack: m.ack });
+    }, { manualAck: options.manualAck ?? false });
+  }
+
+  /**
+   * Drops the connection at once, as a crash would: no DISCONNECT, so the broker publishes the
+   * last will. Publishes still waiting for the broker reject.
+   */
+  async kill(): Promise<void> {
+    this.client.stream?.destroy();
+    await this.close(true);
+  }
+
+  /** Subscribes with a raw handler; resolves when the broker has granted it (rejects with E_ACL when refused). */
+  private async subscribe(filter: string, qos: 0 | 1, handler: MessageHandler, options: { manualAck?: boolean } = {}): Promise<void> {
     const match = parseSharedFilter(filter)?.filter ?? filter;
     const subscription: Subscription = { filter, match, qos, manualAck: options.manualAck ?? false, handler };
     this.subscriptions.push(subscription);
@@ -220,7 +310,7 @@ export class Transport {
     const parsed = parseTopic(topic);
     if (!parsed || parsed.kind === 'debug') return;
     try {
-      const codec = MESSAGE_OF_TOPIC[parsed.kind];
+      const codec = MESSAGE_OF_TOPIC[parsed.kind] as unknown as { decode(b: Uint8Array): unknown; toJSON(m: unknown): Record<string, unknown> };
       const json = JSON.stringify(codec.toJSON(codec.decode(payload)));
       void this.client.publishAsync(topics.debug(topic), json, { qos: 0, retain }).catch(() => undefined);
     } catch (err) {

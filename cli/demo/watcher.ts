@@ -1,7 +1,7 @@
 /** Follows device and planner statuses (retained topics) so the demo can wait for readiness. */
 import type { Logger } from 'pino';
-import { Transport } from '../../transport/mqtt-transport.ts';
-import { DeviceStatus, DeviceProfile, PlannerStatus, DeviceState, PlannerState } from '../../schemas/generated/edgeweave.ts';
+import { Transport, brokerConnectionOf } from '../../transport/mqtt-transport.ts';
+import { DeviceState, PlannerState, type DeviceStatus, type DeviceProfile, type PlannerStatus } from '../../schemas/generated/edgeweave.ts';
 import { filters } from '../../schemas/topics.ts';
 import { EdgeweaveError } from '../../schemas/errors.ts';
 import type { Connection } from '../connection.ts';
@@ -19,22 +19,18 @@ export class SystemWatcher {
   static async connect(conn: Connection, log: Logger): Promise<SystemWatcher> {
     // On a broker with logins a client id must be the user name or start with `<user>.`.
     const clientId = `${conn.username !== undefined ? `${conn.username}.` : ''}watcher-${process.pid}-${Date.now().toString(36)}`;
-    const transport = await Transport.connect({ url: conn.brokerUrl, clientId, log, ...(conn.username ? { username: conn.username } : {}), ...(conn.password ? { password: conn.password } : {}), ...(conn.ca ? { ca: conn.ca } : {}) });
+    const transport = await Transport.connect({ ...brokerConnectionOf(conn), clientId, log });
     const w = new SystemWatcher(transport);
-    const take = <T>(decode: (b: Uint8Array) => T, apply: (v: T) => void) => (m: { payload: Buffer }): void => {
-      try {
-        apply(decode(m.payload));
-        for (const f of w.waiters) f();
-      } catch {
-        // not ours to judge: the planner logs malformed statuses
-      }
-    };
-    await transport.subscribe(filters.allDeviceStatus(), 1, take((b) => DeviceStatus.decode(b), (s) => {
+    const changed = (): void => { for (const f of w.waiters) f(); };
+    // Not ours to judge: the planner logs malformed statuses.
+    const quiet = { onRefused: (r: { ack(): void }) => r.ack() };
+    await transport.on('deviceStatus', filters.allDeviceStatus(), ({ message: s }) => {
       w.devices.set(s.deviceId, s);
       for (const f of w.statusListeners) f(s);
-    }));
-    await transport.subscribe(filters.allDeviceProfiles(), 1, take((b) => DeviceProfile.decode(b), (p) => w.profiles.set(p.deviceId, p)));
-    await transport.subscribe(filters.allPlannerStatus(), 1, take((b) => PlannerStatus.decode(b), (p) => w.planners.set(p.plannerId, p)));
+      changed();
+    }, quiet);
+    await transport.on('deviceProfile', filters.allDeviceProfiles(), ({ message: p }) => { w.profiles.set(p.deviceId, p); changed(); }, quiet);
+    await transport.on('plannerStatus', filters.allPlannerStatus(), ({ message: p }) => { w.planners.set(p.plannerId, p); changed(); }, quiet);
     return w;
   }
 

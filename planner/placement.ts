@@ -1,0 +1,84 @@
+/**
+ * Where a job's next attempt runs: the live devices that hold its model (less those it must
+ * avoid), planned by the core with the job's algorithm, objective, constraints and pins, and
+ * the all-on-the-origin baseline its speed-up is measured against. Decides, without side
+ * effects, whether the attempt is planned, waits for devices to come back, or is refused.
+ */
+import { planJob } from './core/registry.ts';
+import type { CostModelOptions, Objective, Plan, PlanRequest } from './core/types.ts';
+import { holdsModel, type DeviceRegistry } from './device-registry.ts';
+import type { JobRecord } from './job-book.ts';
+import { constraintsOf, inputAsUint8, inputTaskOf, objectiveOf, shiftPlan } from './request.ts';
+import { modelLabel } from '../models/model-card.ts';
+import type { ErrorCode } from '../schemas/errors.ts';
+
+export type Placement =
+  /** `core` already shifted by the dispatch delay; `localMs` the origin-only baseline (0: none). */
+  | { kind: 'plan'; core: Plan; localMs: number }
+  | { kind: 'wait'; reason: string }
+  | { kind: 'refuse'; code: ErrorCode; message: string };
+
+export interface PlacementDefaults {
+  algorithm: string;
+  objective?: Objective | undefined;
+  cost?: CostModelOptions | undefined;
+}
+
+/**
+ * Places `job`'s next attempt over the live devices. A new job that cannot be placed is
+ * refused with the reason; a job being planned again (`again`), or one whose model was held by
+ * a device lost a moment ago, waits for a device to come back (a broker restart, a link drop).
+ */
+export function placeAttempt(registry: DeviceRegistry, job: JobRecord, again: boolean, defaults: PlacementDefaults, dispatchMs: number, now: number): Placement {
+  const { request, graph, model } = job;
+  const devices = registry.aliveIds(now)
+    .map((id) => registry.get(id)!)
+    .filter((r) => !request.excludeDevices.includes(r.status.deviceId) && !job.avoid.has(r.status.deviceId))
+    .filter((r) => holdsModel(r.status, model));
+  // The origin is a device that is gone for now (its link dropped, the broker restarted; the job
+  // may be one it queued while offline): its inputs and its result live there, so the job waits.
+  const originRecord = registry.get(request.originDevice);
+  if (originRecord && !registry.isAlive(originRecord, now) && holdsModel(originRecord.status, model)) {
+    return { kind: 'wait', reason: `the origin ${request.originDevice} is offline` };
+  }
+  const mayWait = (): boolean => again || registry.recentlyLost(model, now).length > 0;
+  if (devices.length === 0) {
+    const none = `no online device holds model ${modelLabel({ name: model.id, sha256: model.sha256 })}`;
+    return mayWait() ? { kind: 'wait', reason: none } : { kind: 'refuse', code: 'E_NO_DEVICES', message: none };
+  }
+  const pins: Record<string, string> = {};
+  for (const input of request.inputs) {
+    if (input.source === 'sourceDevice' && input.sourceDevice) pins[inputTaskOf(input, graph)] = input.sourceDevice;
+  }
+  const originIsDevice = devices.some((d) => d.status.deviceId === request.originDevice);
+  const planRequest: PlanRequest = {
+    graph,
+    devices: devices.map((r) => registry.spec(r, model, request.fused, now)),
+    origin: originIsDevice ? request.originDevice : devices[0]!.status.deviceId,
+    algorithm: request.algorithm !== '' ? request.algorithm : defaults.algorithm,
+    objective: objectiveOf(request) ?? defaults.objective ?? { kind: 'latency' },
+    constraints: constraintsOf(request),
+    transport: { allowLossy: request.allowLossy, inputAsUint8: inputAsUint8(request) },
+    pins,
+    ...(defaults.cost ? { cost: defaults.cost } : {}),
+  };
+  let outcome = planJob(planRequest);
+  const unfit = outcome.ok ? undefined : outcome.issues[0]?.reason;
+  if (again && (unfit === 'not-applicable' || unfit === 'no-device') && planRequest.algorithm !== 'auto') {
+    // The strategy asked for no longer fits the devices left (no edge any more): plan for the best.
+    outcome = planJob({ ...planRequest, algorithm: 'auto' });
+  }
+  if (!outcome.ok) {
+    const first = outcome.issues[0]!;
+    const message = outcome.issues.map((i) => i.message).join('; ');
+    // Devices that just dropped off (a broker restart, a link drop) may make it possible again.
+    const transient = first.reason === 'pin' || first.reason === 'no-device' || first.reason === 'not-applicable' || first.code === 'E_NO_DEVICES';
+    if (transient && mayWait()) return { kind: 'wait', reason: message };
+    return { kind: 'refuse', code: first.code, message };
+  }
+  // The baseline a speed-up is measured against: everything on the origin, pins and limits aside.
+  const unpinned = { ...graph, tasks: graph.tasks.map(({ pinned: _pinned, ...t }) => t) };
+  const local = originIsDevice ? planJob({ ...planRequest, graph: unpinned, pins: {}, algorithm: 'local', constraints: {} }) : outcome;
+  const localMs = local.ok ? local.plan.predictedLatencyMs + dispatchMs : 0;
+  return { kind: 'plan', core: shiftPlan(outcome.plan, dispatchMs), localMs };
+}

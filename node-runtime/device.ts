@@ -9,10 +9,11 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism, totalmem } from 'node:os';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
-import { Transport, brokerConnectionOf, type BrokerConnection, type Received } from '../transport/mqtt-transport.ts';
+import { Transport, brokerConnectionOf, type BrokerConnection } from '../transport/mqtt-transport.ts';
 import { ResultLedger, StageLedger } from './ledger.ts';
 import { LinkEmulator, loadTrace, type LinkSpec } from './link.ts';
 import { ClockOffsetEstimator } from './clock.ts';
+import { ClockSync } from './clock-sync.ts';
 import type { CommitOutcome, DeviceServices, ResultCommit } from './services.ts';
 import type { DataSourceSpec } from './data-sources.ts';
 import { WorkerPool, type ExecutorHandle } from './worker-pool.ts';
@@ -20,7 +21,7 @@ import { deviceProfileOf } from './profiles.ts';
 import { resolveDevicePower } from '../power/presets.ts';
 import type { DevicePower, DeviceRole, PowerSpec, RadioKind } from '../power/types.ts';
 import {
-  DeviceStatus, DeviceProfile, DeviceState, ModelCard, Role, Radio, ClockPing, type DeviceStatusInit, type ModelProfileInit,
+  DeviceStatus, DeviceProfile, DeviceState, ModelCard, Role, Radio, type DeviceStatusInit, type ModelProfileInit,
 } from '../schemas/generated/edgeweave.ts';
 import { topics } from '../schemas/topics.ts';
 import { toEdgeweaveError } from '../schemas/errors.ts';
@@ -73,10 +74,8 @@ export class Device implements DeviceServices {
   private transport: Transport | undefined;
   private pool: WorkerPool | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
-  private clockTimer: NodeJS.Timeout | undefined;
+  private clockSync: ClockSync | undefined;
   private seq = 0;
-  private pingSeq = 0;
-  private readonly pings = new Map<number, number>();
   private busy = 0;
   private queued = 0;
   private stopping = false;
@@ -100,7 +99,10 @@ export class Device implements DeviceServices {
     }
     // Back after a broker restart (which may have lost retained messages): cards, then status.
     this.transport.onReconnect(() => { void this.publishCards().then(() => this.publishStatus()); });
-    await this.transport.on('clockPong', topics.clockPong(c.id), (m) => this.onPong(m), { qos: 0 });
+    // Each new clock sample goes to the worker processes, which keep a copy of the offset.
+    this.clockSync = await ClockSync.attach(this.transport, c.id, {
+      clock: this.clock, onSample: () => this.pool?.broadcastClock(this.clockOffsetMs(), this.clockUncertaintyMs()),
+    });
     this.pool = new WorkerPool(this, this.log);
     try {
       await this.pool.start();
@@ -114,7 +116,7 @@ export class Device implements DeviceServices {
     await this.publishStatus();
     this.heartbeat = setInterval(() => { void this.publishStatus(); }, c.heartbeatMs);
     this.heartbeat.unref();
-    this.startClockSync();
+    this.clockSync.keepSynced();
     if (c.profile) void this.publishProfiles();
     this.log.info({ workers: c.workers, speed: c.speed, link: c.link ?? 'none', engine: this.pool.engine }, 'device online');
   }
@@ -130,7 +132,7 @@ export class Device implements DeviceServices {
     if (this.stopping) return;
     this.stopping = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
-    if (this.clockTimer) clearInterval(this.clockTimer);
+    this.clockSync?.stop();
     await this.pool?.stop();
     const transport = this.transport;
     if (!transport) return;
@@ -208,39 +210,6 @@ export class Device implements DeviceServices {
       await this.transport?.publish(topics.deviceProfile(this.config.id), payload, { qos: 1, retain: true }).catch(() => undefined);
     }
     this.log.info({ models: models.length }, 'profile published');
-  }
-
-  // ---- clock ---------------------------------------------------------------
-
-  private startClockSync(): void {
-    let burst = 4;
-    const ping = (): void => {
-      if (!this.transport?.connected) return;
-      const seq = ++this.pingSeq;
-      const t0 = Date.now();
-      this.pings.set(seq, t0);
-      if (this.pings.size > 64) this.pings.delete(this.pings.keys().next().value as number);
-      void this.transport.publish(topics.clockPing(this.config.id), ClockPing.encode({ deviceId: this.config.id, seq, t0Ms: t0 }), { qos: 0 }).catch(() => undefined);
-    };
-    ping();
-    const tick = (): void => {
-      ping();
-      if (burst > 0) {
-        burst--;
-        setTimeout(ping, 200).unref();
-      }
-    };
-    this.clockTimer = setInterval(tick, 5000);
-    this.clockTimer.unref();
-    setTimeout(tick, 300).unref();
-  }
-
-  private onPong({ message: pong }: Received<'clockPong'>): void {
-    const t3 = Date.now();
-    const t0 = this.pings.get(pong.seq);
-    if (t0 === undefined || t0 !== pong.t0Ms) return;
-    this.pings.delete(pong.seq);
-    if (this.clock.addExchange(t0, pong.t1Ms, pong.t2Ms, t3)) this.pool?.broadcastClock(this.clockOffsetMs(), this.clockUncertaintyMs());
   }
 
   // ---- DeviceServices --------------------------------------------------------

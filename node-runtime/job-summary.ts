@@ -1,7 +1,6 @@
 /** A job's outcome as a flat record: what `edgeweave run` prints, the demo tabulates and the history keeps. */
-import { JobStatus, ObjectiveKind, type Objective } from '../schemas/generated/edgeweave.ts';
+import { JobStatus, ObjectiveKind, type JobResultInit, type Objective } from '../schemas/generated/edgeweave.ts';
 import type { JobOutcome } from './client.ts';
-import { withOriginIdleEnergy } from './client.ts';
 import type { HistoryRecord } from './history.ts';
 
 const STATUS: Record<JobStatus, string> = {
@@ -40,4 +39,18 @@ export function summarizeOutcome(outcome: JobOutcome, origin: string, model: str
   if (r.error) record.error = `${r.error.code}: ${r.error.message}`;
   if (r.lossyMaxAbsDeviation > 0 || r.lossyMaxRelDeviation > 0) record.lossy = { maxAbs: r.lossyMaxAbsDeviation, maxRel: r.lossyMaxRelDeviation };
   return record;
+}
+
+/** Adds the origin's waiting energy to a result's bill: idle power while it neither computed nor sent. */
+export function withOriginIdleEnergy(result: JobResultInit, origin: string, idleW: number, latencyMs: number): JobResultInit {
+  const energy = (result.energy ?? []).map((e) => ({ ...e }));
+  let entry = energy.find((e) => e.deviceId === origin);
+  if (!entry) {
+    entry = { deviceId: origin, predictedJ: 0, measuredJ: 0, computeJ: 0, radioJ: 0, idleJ: 0 };
+    energy.push(entry);
+  }
+  const busyMs = (result.trace ?? []).filter((t) => t.deviceId === origin).reduce((s, t) => s + (t.computeMs ?? 0), 0);
+  entry.idleJ = (idleW * Math.max(0, latencyMs - busyMs)) / 1000;
+  entry.measuredJ = (entry.computeJ ?? 0) + (entry.radioJ ?? 0) + entry.idleJ;
+  return { ...result, energy };
 }

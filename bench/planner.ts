@@ -13,10 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { buildInstance, planJob, type DeviceSpec, type Objective, type PlanRequest } from '../planner/core/index.ts';
 import type { TaskGraph } from '../schemas/graph.ts';
 import { randomRequest } from '../test/support/planner-fixtures.ts';
-
-export interface BenchOptions {
-  quick: boolean;
-}
+import type { BenchOptions } from './options.ts';
 
 const ALGORITHMS = ['local', 'edge', 'cloud', 'neurosurgeon', 'chain-dp', 'dads', 'heft', 'auto-heuristic', 'auto'] as const;
 type Row = (typeof ALGORITHMS)[number];

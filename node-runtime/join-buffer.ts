@@ -36,8 +36,13 @@ export function expectedProducers(stage: StageSpec): Set<string> {
   return set;
 }
 
+/** Acknowledges every message of a join (its stage ran, failed, or was refused). */
+export function ackJoin(join: CompleteJoin): void {
+  for (const part of join.parts) part.ack();
+}
+
 interface Pending {
-  expected: Set<string>;
+  expected: ReadonlySet<string>;
   parts: Map<string, ArrivedInput>;
   /** Acks of superseded copies, sent with the rest. */
   extraAcks: Array<() => void>;
@@ -48,13 +53,19 @@ export class JoinBuffer {
   private readonly pending = new Map<string, Pending>();
 
   /**
-   * Adds an arrived input of stage `stage` under `key` (job, attempt, stage).
+   * Adds an arrived input under `key` (job, attempt, stage) of a stage that waits for `expected`
+   * producers (its spec, or the set `expectedProducers` made of it, computed once by the caller).
    * Returns the complete join when this was the last missing producer, else undefined.
    */
-  add(key: string, stage: StageSpec, input: ArrivedInput, expiresAtMs: number): CompleteJoin | undefined {
+  add(key: string, expected: StageSpec | ReadonlySet<string>, input: ArrivedInput, expiresAtMs: number): CompleteJoin | undefined {
     let entry = this.pending.get(key);
     if (!entry) {
-      entry = { expected: expectedProducers(stage), parts: new Map(), extraAcks: [], expiresAtMs };
+      const producers = 'stageId' in expected ? expectedProducers(expected) : expected;
+      // One producer, nothing pending: complete at once, nothing to hold.
+      if (producers.size === 1 && producers.has(producerOf(input.message))) {
+        return { key, parts: [input], firstArrivalMs: input.arrivedAtMs, readyAtMs: input.arrivedAtMs };
+      }
+      entry = { expected: producers, parts: new Map(), extraAcks: [], expiresAtMs };
       this.pending.set(key, entry);
     }
     const producer = producerOf(input.message);

@@ -1,7 +1,8 @@
 /**
  * The models a device holds and the stages it runs, built once and cached: resolving a
  * model is separate from running it (the original notes lost their TensorFlow session by
- * building graphs in several places). Converts between wire tensors and tfjs tensors.
+ * building graphs in several places); a stage is compiled once per (model, graph options,
+ * tasks), whatever the job. Converts between wire tensors and tfjs tensors.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Logger } from 'pino';
@@ -38,8 +39,24 @@ export interface HeldModels {
   cards: ModelCardInit[];
 }
 
+/** A stage compiled for a model this device holds. */
+export interface CompiledStage {
+  model: LoadedModel;
+  stage: Stage;
+}
+
+/** Compiled stages a host remembers (oldest forgotten first); each is a few closures over the model's layers. */
+const MAX_COMPILED = 512;
+
+/** The graph options of a plan as a key: fused or not, and its shards in name order. */
+function graphKeyOf(plan: Pick<JobPlan, 'fused' | 'denseShards'>): string {
+  const shards = Object.entries(plan.denseShards).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([layer, n]) => `${layer}=${n}`);
+  return `${plan.fused ? 'fused' : 'unfused'}${shards.length > 0 ? `:${shards.join(',')}` : ''}`;
+}
+
 export class ModelHost {
   private held: Held[] = [];
+  private readonly compiled = new Map<string, Stage>();
   private summary: HeldModels = { refs: [], problems: [], cards: [] };
   private readonly log: Logger;
 
@@ -99,6 +116,11 @@ export class ModelHost {
    * model), else by id. Refuses models this device does not hold.
    */
   async model(ref: ModelRef | ModelRefInit | null | undefined): Promise<LoadedModel> {
+    return this.heldModel(ref);
+  }
+
+  /** `model`, synchronously: the models are loaded at start, so finding one waits for nothing. */
+  heldModel(ref: ModelRef | ModelRefInit | null | undefined): LoadedModel {
     const name = ref?.name ?? '';
     const sha256 = ref?.sha256 ?? '';
     const list = (): string => this.summary.refs.map((r) => modelLabel({ name: r.name ?? '', sha256: r.sha256 ?? '' })).join(', ') || 'none';
@@ -117,10 +139,20 @@ export class ModelHost {
     return taskGraphOf(model, graphOptionsOf(plan));
   }
 
-  /** The compiled stage for `taskIds` of the plan's model (cached by models/). */
-  async stage(plan: JobPlan, taskIds: readonly string[]): Promise<{ model: LoadedModel; stage: Stage }> {
-    const model = await this.model(plan.model);
-    const stage = compileStage(model, taskIds, this.graph(model, plan));
+  /**
+   * The compiled stage for `taskIds` of the plan's model. A stage depends only on the model, the
+   * graph options and its tasks, so it is compiled once for all the jobs that run it: later calls
+   * are a lookup (no task graph, no stage planning, no hashing of steps).
+   */
+  compile(plan: Pick<JobPlan, 'model' | 'fused' | 'denseShards'>, taskIds: readonly string[]): CompiledStage {
+    const model = this.heldModel(plan.model);
+    const key = `${model.modelHash}\u0000${graphKeyOf(plan)}\u0000${taskIds.join('\u0000')}`;
+    let stage = this.compiled.get(key);
+    if (!stage) {
+      stage = compileStage(model, taskIds, this.graph(model, plan));
+      this.compiled.set(key, stage);
+      if (this.compiled.size > MAX_COMPILED) this.compiled.delete(this.compiled.keys().next().value as string);
+    }
     return { model, stage };
   }
 }
@@ -152,7 +184,7 @@ export function runStageOnData(stage: Stage, inputs: ReadonlyMap<string, TensorD
         throw new EdgeweaveError('E_TENSOR', `input ${name} has shape [${data.shape.join(', ')}], the stage needs [batch, ${expected.join(', ')}]`);
       }
       // tfjs has no uint8 dtype: raw uint8 tensors enter the model as float32 values 0-255.
-      feed[name] = data.dtype === 'uint8' ? tf.tensor(Float32Array.from(data.values), data.shape, 'float32') : tf.tensor(data.values, data.shape, data.dtype);
+      feed[name] = data.dtype === 'uint8' ? tf.tensor(new Float32Array(data.values), data.shape, 'float32') : tf.tensor(data.values, data.shape, data.dtype);
     }
     const results = stage.run(feed);
     for (const [name, t] of Object.entries(results)) {

@@ -1,0 +1,110 @@
+/**
+ * Computes one prepared stage on its joined inputs: decodes the tensors that came (and loads
+ * those this device supplies), runs the compiled stage, holds it for an emulated slower device,
+ * and measures it — the stage's timing on the reference clock and the energy it took (compute,
+ * and the radio receiving its inputs). Sending the outputs on is stage-output.ts's job.
+ */
+import { radioLegEnergyJ } from '../power/energy.ts';
+import type { DevicePower } from '../power/types.ts';
+import type { StageTimingInit } from '../schemas/generated/edgeweave.ts';
+import { EdgeweaveError } from '../schemas/errors.ts';
+import { decodeTensor, type DecodeLimits, type TensorData } from '../schemas/tensor-codec.ts';
+import { loadLocalInput, type DataSources } from './data-sources.ts';
+import type { CompleteJoin } from './join-buffer.ts';
+import { runStageOnData } from './model-host.ts';
+import type { DeviceServices } from './services.ts';
+import type { RunnableStage } from './stage-prepare.ts';
+
+export interface StageRunnerOptions {
+  deviceId: string;
+  workerId: string;
+  services: DeviceServices;
+  /** Emulated compute speed against this host (1 = no emulation). */
+  speed: number;
+  power: DevicePower;
+  limits: DecodeLimits;
+  dataSources?: DataSources | undefined;
+}
+
+/** What a stage computed: its outputs by name (model outputs passed through included) and its timing. */
+export interface StageRun {
+  outputs: Map<string, TensorData>;
+  timing: StageTimingInit;
+}
+
+export class StageRunner {
+  constructor(private readonly options: StageRunnerOptions) {}
+
+  /** Runs `stage` on `join`; throws (EdgeweaveError or the engine's error) when it cannot. */
+  async run(stage: RunnableStage, join: CompleteJoin): Promise<StageRun> {
+    const o = this.options;
+    const services = o.services;
+    const offset = services.clockOffsetMs();
+    if (!stage.compiled.ok) throw stage.compiled.error;
+    const compiled = stage.compiled.stage;
+    const tensors = this.collectInputs(stage, join, compiled.shapes);
+    const startAtMs = Date.now();
+    services.stageBusy(true);
+    const t0 = performance.now();
+    let outputs: Map<string, TensorData>;
+    try {
+      outputs = runStageOnData(compiled, tensors);
+    } finally {
+      services.stageBusy(false);
+    }
+    const hostMs = performance.now() - t0;
+    // Emulated slowdown: a device `speed` times as fast as this host takes hostMs / speed.
+    if (o.speed !== 1) await sleep(hostMs / o.speed - hostMs);
+    const computeMs = performance.now() - t0;
+    for (const name of stage.passThrough) {
+      const t = tensors.get(name);
+      if (t) outputs.set(name, t);
+    }
+    return { outputs, timing: this.timing(stage, join, { offset, startAtMs, hostMs, computeMs }) };
+  }
+
+  /** Tensors the stage needs, by name: those its inputs carry and those this device supplies. */
+  private collectInputs(stage: RunnableStage, join: CompleteJoin, shapes: Readonly<Record<string, readonly number[]>>): Map<string, TensorData> {
+    const tensors = new Map<string, TensorData>();
+    for (const part of join.parts) {
+      for (const t of part.message.tensors) tensors.set(t.name, decodeTensor(t, this.options.limits));
+    }
+    for (const local of stage.spec.localInputs) {
+      tensors.set(local.taskId, loadLocalInput(this.options.dataSources, local.sourceKey, local.taskId, shapes[local.taskId] ?? []));
+    }
+    for (const name of stage.required) {
+      if (!tensors.has(name)) throw new EdgeweaveError('E_TENSOR', `stage ${stage.spec.stageId} did not receive tensor ${name}`);
+    }
+    return tensors;
+  }
+
+  /** The stage's timing on the reference clock, with the energy its compute and its downlink took. */
+  private timing(stage: RunnableStage, join: CompleteJoin, t: { offset: number; startAtMs: number; hostMs: number; computeMs: number }): StageTimingInit {
+    const o = this.options;
+    const { offset, startAtMs, hostMs, computeMs } = t;
+    let latest = join.parts[0]!;
+    let bytesIn = 0;
+    let downEnergy = 0;
+    for (const p of join.parts) {
+      if (p.arrivedAtMs > latest.arrivedAtMs) latest = p;
+      bytesIn += p.bytes;
+      if (p.message.fromDevice !== o.deviceId) downEnergy += radioLegEnergyJ(o.power.radioModel, 'down', p.bytes, p.downMs);
+    }
+    return {
+      stageId: stage.spec.stageId, deviceId: o.deviceId, workerId: o.workerId, taskIds: stage.spec.taskIds,
+      firstInputAtMs: join.firstArrivalMs + offset, readyAtMs: join.readyAtMs + offset,
+      startAtMs: startAtMs + offset, endAtMs: startAtMs + offset + computeMs,
+      waitMs: Math.max(0, startAtMs - join.readyAtMs), computeMs, hostComputeMs: hostMs,
+      clockUncertaintyMs: o.services.clockUncertaintyMs(),
+      transferInMs: latest.message.fromDevice === o.deviceId ? 0 : Math.max(0, latest.arrivedAtMs + offset - latest.message.sentAtMs),
+      bytesIn,
+      computeEnergyJ: (o.power.busyW * computeMs) / 1000,
+      radioEnergyJ: downEnergy,
+      predicted: stage.spec.predicted,
+    };
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+}

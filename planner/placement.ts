@@ -77,8 +77,11 @@ export function placeAttempt(registry: DeviceRegistry, job: JobRecord, again: bo
     return { kind: 'refuse', code: first.code, message };
   }
   // The baseline a speed-up is measured against: everything on the origin, pins and limits aside.
+  // A job planned all on the origin, with nothing pinned or constrained, is its own baseline.
+  const ownBaseline = planRequest.algorithm === 'local' && Object.keys(pins).length === 0
+    && Object.keys(planRequest.constraints ?? {}).length === 0 && graph.tasks.every((t) => !t.pinned);
   const unpinned = { ...graph, tasks: graph.tasks.map(({ pinned: _pinned, ...t }) => t) };
-  const local = originIsDevice ? planJob({ ...planRequest, graph: unpinned, pins: {}, algorithm: 'local', constraints: {} }) : outcome;
+  const local = originIsDevice && !ownBaseline ? planJob({ ...planRequest, graph: unpinned, pins: {}, algorithm: 'local', constraints: {} }) : outcome;
   const localMs = local.ok ? local.plan.predictedLatencyMs + dispatchMs : 0;
   return { kind: 'plan', core: shiftPlan(outcome.plan, dispatchMs), localMs };
 }

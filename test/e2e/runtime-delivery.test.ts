@@ -96,11 +96,12 @@ for (const brokerKind of ['embedded', 'mosquitto'] as const) {
 
     test(`runtime — ${JOBS} jobs over --workers 3: every stage runs exactly once, every job has one result`, { skip: missing ?? false }, async () => {
       const ids = await submitMany(cluster, JOBS, 16);
+      // A final stage's report goes out just before its result: wait for both to reach the watcher.
       const allReported = (ms: Inbox['messages']): boolean => {
         const c = countRuns({ messages: ms } as Inbox);
-        return ids.every((id) => (c.planned.get(id) ?? [undefined]).every((s) => c.okRuns.has(`${id}/${s}`)));
+        return ids.every((id) => c.results.has(id) && (c.planned.get(id) ?? [undefined]).every((s) => c.okRuns.has(`${id}/${s}`)));
       };
-      await watcher.inbox.waitUntil(allReported, 'every planned stage reported', 20_000);
+      await watcher.inbox.waitUntil(allReported, 'every planned stage reported and every result seen', 20_000);
       const { results, okRuns, workers, duplicates, planned } = countRuns(watcher.inbox);
       assert.equal(results.size, JOBS);
       assert.ok([...results.values()].every((n) => n === 1), 'no job has two results');

@@ -42,6 +42,8 @@ interface BoundStep {
 }
 
 const stages = new WeakMap<LoadedModel, Map<string, Stage>>();
+/** The stage compiled for a list of tasks of a graph: found again without planning the stage. */
+const byTasks = new WeakMap<TaskGraph, Map<string, Stage>>();
 
 function layerStep(model: LoadedModel, step: Extract<StageStep, { op: 'layer' }>): BoundStep['run'] {
   const layer = model.model.getLayer(step.layer);
@@ -183,9 +185,15 @@ function makeStage(model: LoadedModel, plan: StagePlan, key: string, cache: Map<
 
 /**
  * The executor of `taskIds` of `graph` (a graph of this model, fused or not, sharded or not).
- * Built once per (model, stage): later calls with the same tasks return the same Stage.
+ * Built once per (model, stage): later calls with the same tasks return the same Stage — for
+ * the same graph object (task graphs are cached per model and options) without planning it again.
  */
 export function compileStage(model: LoadedModel, taskIds: readonly string[], graph: TaskGraph): Stage {
+  const tasksKey = taskIds.join('\u0000');
+  let known = byTasks.get(graph);
+  const hit = known?.get(tasksKey);
+  // Still this model's (not disposed, not cleared, not another model's graph).
+  if (hit && stages.get(model)?.get(hit.key) === hit) return hit;
   const plan = planStage(graph, model.layerGraph, taskIds);
   const key = createHash('sha256').update(canonicalJson({ steps: plan.steps, inputs: plan.inputNames, outputs: plan.outputNames })).digest('hex').slice(0, 16);
   let cache = stages.get(model);
@@ -195,6 +203,8 @@ export function compileStage(model: LoadedModel, taskIds: readonly string[], gra
     stage = makeStage(model, plan, key, cache);
     cache.set(key, stage);
   }
+  if (!known) byTasks.set(graph, (known = new Map()));
+  known.set(tasksKey, stage);
   return stage;
 }
 

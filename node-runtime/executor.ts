@@ -49,6 +49,9 @@ export interface ExecutorOptions extends BrokerConnection {
   log?: Logger;
 }
 
+/** A stage input, from the device's shared inbox or this executor's own. */
+type InboxMessage = Received<'deviceInbox'> | Received<'workerInbox'>;
+
 interface QueuedStage {
   stage: RunnableStage;
   join: CompleteJoin;
@@ -180,7 +183,7 @@ export class Executor {
 
   // ---- stage inputs ---------------------------------------------------------
 
-  private onStageInput(message: Received<'deviceInbox'> | Received<'workerInbox'>): void {
+  private onStageInput(message: InboxMessage): void {
     const input = message.message;
     const { jobId, attempt, stageId, plan } = input;
     const refuse = (err: EdgeweaveError): void => {
@@ -210,7 +213,7 @@ export class Executor {
   }
 
   /** Takes an admitted input across the (emulated) downlink into its join; a complete join is queued to run. */
-  private admit(stage: RunnableStage, input: StageInput, message: Received<'deviceInbox'> | Received<'workerInbox'>): void {
+  private admit(stage: RunnableStage, input: StageInput, message: InboxMessage): void {
     const o = this.options;
     const receivedAtMs = Date.now();
     const bytes = message.bytes;

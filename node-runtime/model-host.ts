@@ -45,18 +45,8 @@ export interface CompiledStage {
   stage: Stage;
 }
 
-/** Compiled stages a host remembers (oldest forgotten first); each is a few closures over the model's layers. */
-const MAX_COMPILED = 512;
-
-/** The graph options of a plan as a key: fused or not, and its shards in name order. */
-function graphKeyOf(plan: Pick<JobPlan, 'fused' | 'denseShards'>): string {
-  const shards = Object.entries(plan.denseShards).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([layer, n]) => `${layer}=${n}`);
-  return `${plan.fused ? 'fused' : 'unfused'}${shards.length > 0 ? `:${shards.join(',')}` : ''}`;
-}
-
 export class ModelHost {
   private held: Held[] = [];
-  private readonly compiled = new Map<string, Stage>();
   private summary: HeldModels = { refs: [], problems: [], cards: [] };
   private readonly log: Logger;
 
@@ -142,18 +132,11 @@ export class ModelHost {
   /**
    * The compiled stage for `taskIds` of the plan's model. A stage depends only on the model, the
    * graph options and its tasks, so it is compiled once for all the jobs that run it: later calls
-   * are a lookup (no task graph, no stage planning, no hashing of steps).
+   * find it (models/stage.ts) without planning the stage again.
    */
   compile(plan: Pick<JobPlan, 'model' | 'fused' | 'denseShards'>, taskIds: readonly string[]): CompiledStage {
     const model = this.heldModel(plan.model);
-    const key = `${model.modelHash}\u0000${graphKeyOf(plan)}\u0000${taskIds.join('\u0000')}`;
-    let stage = this.compiled.get(key);
-    if (!stage) {
-      stage = compileStage(model, taskIds, this.graph(model, plan));
-      this.compiled.set(key, stage);
-      if (this.compiled.size > MAX_COMPILED) this.compiled.delete(this.compiled.keys().next().value as string);
-    }
-    return { model, stage };
+    return { model, stage: compileStage(model, taskIds, this.graph(model, plan)) };
   }
 }
 

@@ -15,7 +15,7 @@ export class AttemptGate {
   /** Each planner's key as last announced: a changed key forgets the capabilities verified so far. */
   private readonly announced = new Map<string, Buffer>();
   /** Capabilities verified, by attempt (ledger.ts attemptPrefix); oldest forgotten first. */
-  private readonly verified = new Map<string, Uint8Array>();
+  private readonly verified = new Map<string, Buffer>();
   private readonly attempts = new AttemptTracker();
 
   constructor(private readonly maxVerified = 1024) {}
@@ -35,12 +35,12 @@ export class AttemptGate {
   accepts(origin: string, jobId: string, attempt: number, capability: Uint8Array): boolean {
     const key = attemptPrefix(origin, jobId, attempt);
     const known = this.verified.get(key);
-    if (known !== undefined && sameBytes(known, capability)) return true;
+    if (known?.equals(capability) === true) return true;
     if (!this.keys.accepts(origin, jobId, attempt, capability)) return false;
     // With no planner key known yet nothing was verified: nothing to remember.
     if (this.keys.size > 0) {
       // A copy: the capability is a view into its whole message.
-      this.verified.set(key, capability.slice());
+      this.verified.set(key, Buffer.from(capability));
       if (this.verified.size > this.maxVerified) this.verified.delete(this.verified.keys().next().value as string);
     }
     return true;
@@ -70,10 +70,4 @@ export function capabilityRefused(input: StageInput): EdgeweaveError {
 /** Why a stage input of a superseded (or cancelled) attempt is refused. */
 export function attemptSuperseded(input: StageInput): EdgeweaveError {
   return new EdgeweaveError('E_STALE_ATTEMPT', `attempt ${input.attempt} of job ${input.jobId} was superseded`);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

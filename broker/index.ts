@@ -6,7 +6,7 @@ export { startBroker, DEFAULT_MAX_PAYLOAD_BYTES, type BrokerHandle, type BrokerO
 export type { TlsOptions, HttpHandler } from './listeners.ts';
 export { parsePersistence } from './persistence.ts';
 export type { PersistenceSpec } from './persistence.ts';
-export type { SharedSubscriptionOptions, ShareGroupInfo } from './shared-subscriptions.ts';
+export { DEFAULT_SHARED_INFLIGHT, type SharedSubscriptionOptions, type ShareGroupInfo } from './shared-subscriptions.ts';
 export { ACL_TABLE, ROLES, isRole, type Role, type RoleRules } from './acl-table.ts';
 export { compileAcl, type Acl } from './acl.ts';
 export {

@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { EdgeweaveError } from '../schemas/errors.ts';
+import { readWholePackets } from './packet-reads.ts';
 
 export interface TlsOptions {
   /** PEM certificate (chain). */
@@ -33,13 +34,20 @@ interface Common {
   tls: TlsOptions | null;
 }
 
-function trackSockets(server: NetServer | HttpServer): Set<Socket> {
-  const sockets = new Set<Socket>();
+/** What closing a listener destroys: its open connections. */
+type Closable = Pick<Duplex, 'destroy' | 'once'>;
+
+function track(sockets: Set<Closable>, connection: Closable): void {
+  sockets.add(connection);
+  connection.once('close', () => sockets.delete(connection));
+}
+
+function trackSockets(server: NetServer | HttpServer): Set<Closable> {
+  const sockets = new Set<Closable>();
   server.on('connection', (socket: Socket) => {
     // MQTT is request/response-heavy (acks): never hold small packets back (Nagle).
     socket.setNoDelay(true);
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    track(sockets, socket);
   });
   return sockets;
 }
@@ -58,21 +66,36 @@ async function listen(server: NetServer | HttpServer, host: string, port: number
   return address.port;
 }
 
-function closeServer(server: NetServer | HttpServer, sockets: Set<Socket>): Promise<void> {
+function closeServer(server: NetServer | HttpServer, sockets: Set<Closable>): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     for (const socket of sockets) socket.destroy();
   });
 }
 
+export interface MqttListenerOptions extends Common {
+  /** Plain TCP: packets up to this size are read whole into one buffer (see packet-reads.ts). */
+  maxPacketBytes: number;
+}
+
 /** MQTT over TCP, or over TLS when `tls` is given. */
-export async function listenMqtt(options: Common, handle: ConnectionHandler, onError: (err: Error) => void): Promise<Listener> {
-  const server = options.tls
-    ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, (socket) => handle(socket))
-    : createNetServer((socket) => handle(socket));
-  if (options.tls) server.on('tlsClientError', (err: Error) => onError(err));
-  const sockets = trackSockets(server);
-  const port = await listen(server, options.host, options.port, options.tls ? 'MQTT over TLS' : 'MQTT');
+export async function listenMqtt(options: MqttListenerOptions, handle: ConnectionHandler, onError: (err: Error) => void): Promise<Listener> {
+  if (options.tls) {
+    const server = createTlsServer({ cert: options.tls.cert, key: options.tls.key }, (socket) => handle(socket));
+    server.on('tlsClientError', (err: Error) => onError(err));
+    const sockets = trackSockets(server);
+    const port = await listen(server, options.host, options.port, 'MQTT over TLS');
+    server.on('error', onError);
+    return { port, close: () => closeServer(server, sockets) };
+  }
+  const sockets = new Set<Closable>();
+  const server = createNetServer({ pauseOnConnect: true, noDelay: true }, (socket) => {
+    const connection = readWholePackets(socket, options.maxPacketBytes);
+    if (connection === null) return;
+    track(sockets, connection);
+    handle(connection);
+  });
+  const port = await listen(server, options.host, options.port, 'MQTT');
   server.on('error', onError);
   return { port, close: () => closeServer(server, sockets) };
 }

@@ -146,7 +146,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<BrokerHa
   };
 
   try {
-    const mqtt = await listenMqtt({ host, port: options.port ?? 1883, tls }, handle, onListenerError);
+    const mqtt = await listenMqtt({ host, port: options.port ?? 1883, tls, maxPacketBytes: maxRemainingBytes + 5 }, handle, onListenerError);
     listeners.push(mqtt);
     let wsPort: number | null = null;
     const wsPath = options.wsPath ?? '/mqtt';

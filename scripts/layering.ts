@@ -8,6 +8,7 @@
 /** The checked areas: folders relative to the repository root; a file belongs to the longest that contains it. */
 export const AREAS = [
   'schemas',
+  'net',
   'transport',
   'power',
   'planner/core',
@@ -41,9 +42,13 @@ export const LAYERING: Readonly<Record<Area, AreaLayer>> = {
     holds: '`edgeweave.proto`, generated code, topics, tensor codec, capabilities, errors, graph types',
     mayImport: [],
   },
+  net: {
+    holds: 'MQTT packet framing for socket reads, shared by the broker and the transport: pure, Node only',
+    mayImport: [],
+  },
   transport: {
     holds: 'the MQTT client wrapper every node uses (late acknowledgements, resubscribe, JSON mirror)',
-    mayImport: ['schemas'],
+    mayImport: ['schemas', 'net'],
   },
   power: {
     holds: 'device power presets, radio power models and the energy model: pure, shared by planner/core and node-runtime',
@@ -64,7 +69,7 @@ export const LAYERING: Readonly<Record<Area, AreaLayer>> = {
   },
   broker: {
     holds: '`startBroker()`: aedes + TCP/WebSocket/TLS + $share groups + auth/ACL',
-    mayImport: ['schemas'],
+    mayImport: ['schemas', 'net'],
   },
   'node-runtime': {
     holds: 'the device runtime (same code on IoT, edge, cloud) and the job client',
@@ -76,7 +81,7 @@ export const LAYERING: Readonly<Record<Area, AreaLayer>> = {
   },
   cli: {
     holds: 'composition root: argv/env -> config -> root logger -> wires the parts',
-    mayImport: ['schemas', 'transport', 'power', 'planner/core', 'planner', 'models', 'broker', 'node-runtime', 'dashboard'],
+    mayImport: ['schemas', 'net', 'transport', 'power', 'planner/core', 'planner', 'models', 'broker', 'node-runtime', 'dashboard'],
   },
   bench: {
     holds: 'benchmarks (`npm run bench`)',

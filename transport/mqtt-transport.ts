@@ -8,7 +8,8 @@
  * PUBACK (the packet pump continues either way), and `message.ack()` sends the PUBACK
  * later — on the same connection only: after a reconnect the broker redelivers, and a
  * stale PUBACK could acknowledge another message that reuses the packet id.
- * This uses MQTT.js internals (`_sendPacket`), pinned by the mqtt version range.
+ * This uses MQTT.js internals (`_sendPacket`, and `_storeAndSend` to store publishes without
+ * copying their payload), pinned by the mqtt version range.
  *
  * Messages are decoded here, at the edge: a handler subscribes for one kind of topic (`on`) and
  * receives the decoded message with the ids its topic carries; a message that does not decode is
@@ -21,6 +22,7 @@ import { pino } from 'pino';
 import { parseSharedFilter, parseTopic, topicMatches, topics, type ParsedTopic } from '../schemas/topics.ts';
 import { MESSAGE_OF_TOPIC, type MessageKind, type TopicMessages, type TopicOf } from '../schemas/topic-messages.ts';
 import { EdgeweaveError, toEdgeweaveError } from '../schemas/errors.ts';
+import { connectPacketSocket } from './packet-socket.ts';
 import { settleWithin } from './settle-within.ts';
 
 import type { TransportOptions, IncomingMessage, MessageHandler, Received, Refused, OnOptions } from './messages.ts';
@@ -48,6 +50,49 @@ const UNCLAIMED_TTL_MS = 60_000;
  * longer answers would otherwise hold a stopping process for ever.
  */
 export const CLOSE_GRACE_MS = 1000;
+
+/**
+ * The MQTT.js client for `url`. Plain TCP (`mqtt:`, `tcp:`) runs over `connectPacketSocket`,
+ * which reads large messages into one buffer; TLS and WebSocket use MQTT.js's own streams.
+ */
+function connectClient(url: string, opts: IClientOptions): MqttClient {
+  const parsed = new URL(url);
+  let client: MqttClient;
+  if ((parsed.protocol === 'mqtt:' || parsed.protocol === 'tcp:') && parsed.username === '' && parsed.search === '') {
+    const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+    const port = parsed.port === '' ? 1883 : Number(parsed.port);
+    client = new mqtt.MqttClient(() => connectPacketSocket(host, port), { ...opts, protocol: 'mqtt', host, port });
+  } else {
+    client = mqtt.connect(url, opts);
+  }
+  storePublishesWithoutCopy(client);
+  return client;
+}
+
+/**
+ * MQTT.js deep-copies (rfdc) every QoS 1 PUBLISH it stores for resending, payload included,
+ * only so that MQTT 5 topic aliases can be stripped from the stored copy: a second copy of
+ * every tensor sent. With protocol 4 there are no aliases, and neither MQTT.js nor this module
+ * changes a payload once published, so the packet is stored as a shallow copy. Replaces the
+ * internal `_storeAndSend` (see the module comment on internals); left alone if it is not there.
+ */
+function storePublishesWithoutCopy(client: MqttClient): void {
+  type Packet = { cmd: string };
+  type Callback = (err?: Error) => void;
+  const internals = client as unknown as {
+    _storeAndSend?: (packet: Packet, cb: Callback | undefined, cbStorePut: () => void) => void;
+    _writePacket(packet: Packet, cb: Callback | undefined): void;
+    outgoingStore: { put(packet: Packet, cb: (err?: Error) => void): unknown };
+  };
+  if (typeof internals._storeAndSend !== 'function' || client.options.protocolVersion !== 4) return;
+  internals._storeAndSend = (packet, cb, cbStorePut) => {
+    internals.outgoingStore.put(packet.cmd === 'publish' ? { ...packet } : packet, (err) => {
+      if (err) return cb?.(err);
+      cbStorePut();
+      internals._writePacket(packet, cb);
+    });
+  };
+}
 
 export class Transport {
   private readonly subscriptions: Subscription[] = [];
@@ -100,7 +145,7 @@ export class Transport {
     if (options.ca !== undefined) opts.ca = options.ca;
     if (options.rejectUnauthorized !== undefined) opts.rejectUnauthorized = options.rejectUnauthorized;
     if (options.will) opts.will = { topic: options.will.topic, payload: Buffer.from(options.will.payload), qos: options.will.qos, retain: options.will.retain };
-    const client = mqtt.connect(options.brokerUrl, opts);
+    const client = connectClient(options.brokerUrl, opts);
     const transport = new Transport(client, log);
     transport.connectOptions = { url: options.brokerUrl, opts };
     transport.debugJson = options.debugJson ?? false;
@@ -207,7 +252,7 @@ export class Transport {
    */
   async publish(topic: string, payload: Uint8Array, options: { qos: 0 | 1; retain?: boolean }): Promise<void> {
     const buffer = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-    await new Promise<void>((resolve, reject) => {
+    const once = (): Promise<void> => new Promise<void>((resolve, reject) => {
       this.unsettled.add(reject);
       this.client.publish(topic, buffer, { qos: options.qos, retain: options.retain ?? false }, (err) => {
         this.unsettled.delete(reject);
@@ -215,7 +260,23 @@ export class Transport {
         else resolve();
       });
     });
+    for (;;) {
+      try {
+        await once();
+        break;
+      } catch (err) {
+        // MQTT.js fails a QoS 1 publish that a disconnect caught in its resend queue instead of
+        // keeping it: it goes again with the next connection, unless this transport is closing.
+        if (this.closed || options.qos === 0 || (err as Error).message !== 'Connection closed') throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
     if (this.debugJson) this.mirror(topic, buffer, options.retain ?? false);
+  }
+
+  /** Mirrors a message this node had another publish for it (its device, over the local socket) as JSON under debug/, when asked to. */
+  mirrorJson(topic: string, payload: Uint8Array): void {
+    if (this.debugJson) this.mirror(topic, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), false);
   }
 
   /**

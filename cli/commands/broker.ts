@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { numberOption, stringOption, type Command, type CommandContext } from '../command.ts';
-import { DEFAULT_MAX_PAYLOAD_BYTES, parsePersistence, readAuthFile, startBroker, type BrokerOptions, type TlsOptions } from '../../broker/index.ts';
+import { DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_SHARED_INFLIGHT, parsePersistence, readAuthFile, startBroker, type BrokerOptions, type TlsOptions } from '../../broker/index.ts';
 import { EdgeweaveError } from '../../schemas/errors.ts';
 import { settleWithin } from '../../transport/settle-within.ts';
 
@@ -58,7 +58,7 @@ export const command: Command = {
     ['--tls-key <file>', 'PEM private key for --tls-cert'],
     ['--max-payload <size>', 'largest message payload; bigger publishes close the publisher\'s connection (default 64MiB)'],
     ['--persist <store>', 'memory (default) or redis://host:6379[/db]: sessions, retained messages and queued QoS 1 messages survive a restart'],
-    ['--shared-inflight <n>', 'unacknowledged QoS 1 messages per $share member before another member is preferred (default 1)'],
+    ['--shared-inflight <n>', `unacknowledged QoS 1 messages a $share member holds at most; each message goes to the member holding fewest (default ${DEFAULT_SHARED_INFLIGHT})`],
     ['--dashboard', 'also serve the live dashboard over plain HTTP(S) on the WebSocket port: http://<host>:<ws-port>/'],
     ['--dashboard-username <u>', 'observer login the dashboard page uses with --auth (every browser that opens it gets it)'],
     ['--dashboard-password <p>', 'its password (or set EDGEWEAVE_DASHBOARD_PASSWORD)'],
@@ -91,7 +91,7 @@ export const command: Command = {
       tls: await readTls(ctx),
       maxPayloadBytes: maxPayloadRaw === undefined ? DEFAULT_MAX_PAYLOAD_BYTES : parseByteSize('max-payload', maxPayloadRaw),
       persistence: parsePersistence(stringOption(ctx.values, 'persist') ?? 'memory'),
-      shared: { maxInflightPerMember: numberOption(ctx.values, 'shared-inflight', 1, { min: 1, max: 65535, integer: true }) },
+      shared: { maxInflightPerMember: numberOption(ctx.values, 'shared-inflight', DEFAULT_SHARED_INFLIGHT, { min: 1, max: 65535, integer: true }) },
       log: ctx.log,
     };
     if (options.auth === null) ctx.log.warn('no --auth file: anonymous clients may publish and subscribe to anything');

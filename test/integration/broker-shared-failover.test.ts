@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { afterEach, describe, it } from 'node:test';
-import { startBroker, type BrokerHandle, type BrokerOptions } from '../../broker/index.ts';
+import { DEFAULT_SHARED_INFLIGHT, startBroker, type BrokerHandle, type BrokerOptions } from '../../broker/index.ts';
 import { closeClients, closed, connectClient, deferAcks, Inbox, neverAck, publishNumbered, subscribe, type TestClient } from '../support/mqtt.ts';
 import { closeInOrder, TEARDOWN_TIMEOUT_MS } from '../support/wait.ts';
 
@@ -72,8 +72,46 @@ describe('broker $share failover, sessions and backlog', () => {
     );
   });
 
-  it('$share — with deferred acks and a window of 1, the next input waits for the ack', async () => {
+  it('$share — by default a member holds up to its window of unacknowledged messages, never more; the others get the rest and, when it dies, its window', async () => {
     await start();
+    const window = DEFAULT_SHARED_INFLIGHT;
+    assert.ok(window > 1, 'the default window lets a member hold more than one message');
+    const busy = await connect('dw-busy');
+    const acks = deferAcks(busy.client);
+    await subscribe(busy.client, SHARE);
+    await publishNumbered((await connect('dw-pub')).client, FILTER, window + 10);
+    await busy.inbox.waitForCount(window);
+    const state = (): { inflight: number; queued: number } => {
+      const group = broker!.sharedGroups()[0]!;
+      return { inflight: group.inflight, queued: group.queued };
+    };
+    // Every publish is acknowledged by now, so each message is either held by the member or queued.
+    assert.deepEqual(state(), { inflight: window, queued: 10 }, 'its window, and not one more');
+    const ackedId = acks.pending[0]!;
+    acks.ack(ackedId);
+    await busy.inbox.waitForCount(window + 1);
+    assert.deepEqual(state(), { inflight: window, queued: 9 }, 'one acknowledgement lets one more in');
+
+    const live = new Inbox();
+    const idle = await connect('dw-idle', { inbox: live });
+    await subscribe(idle.client, SHARE);
+    await live.waitForCount(9);
+    assert.equal(state().queued, 0, 'what waited went to the idle member, not behind the busy one');
+    assert.equal(busy.inbox.messages.length, window + 1);
+    busy.client.stream.destroy();
+    await live.waitForCount(9 + window);
+    assert.equal(new Set(live.texts()).size, 9 + window, 'none twice');
+    const acked = busy.inbox.messages.find((m) => m.messageId === ackedId)!.payload.toString();
+    assert.deepEqual(
+      live.messages.filter((m) => m.dup).map((m) => m.payload.toString()).sort(),
+      busy.inbox.texts().filter((t) => t !== acked).sort(),
+      'exactly its unacknowledged window was handed over, with DUP',
+    );
+    assert.equal(new Set([...live.texts(), acked]).size, window + 10, 'every message reached a member that acknowledged it');
+  });
+
+  it('$share — with deferred acks and a window of 1, the next input waits for the ack', async () => {
+    await start({ shared: { maxInflightPerMember: 1 } });
     const member = await connect('w1-m');
     const acks = deferAcks(member.client);
     await subscribe(member.client, SHARE);

@@ -31,6 +31,12 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
+/** What the planner said it received and sent, and the attempts it dispatched, in its latest status. */
+function plannerTraffic(system: EmulatedSystem): { in: number; out: number; jobs: number } {
+  const s = system.watcher.planners.get('load-planner');
+  return { in: s?.bytesIn ?? 0, out: s?.bytesOut ?? 0, jobs: s?.jobsPlanned ?? 0 };
+}
+
 function pct(values: number[], q: number): number {
   const s = [...values].sort((a, b) => a - b);
   return s.length === 0 ? Number.NaN : s[Math.min(s.length - 1, Math.floor(q * (s.length - 1) + 0.5))]!;
@@ -52,7 +58,7 @@ export async function runBench(options: BenchOptions): Promise<void> {
   const durationMs = options.quick ? 10_000 : 60_000;
   const log = pino({ level: process.env['EDGEWEAVE_LOG_LEVEL'] ?? 'warn' }, pino.destination(2));
   const dataDir = process.env['EDGEWEAVE_DATA_DIR'] ?? mkdtempSync(join(tmpdir(), 'edgeweave-bench-load-'));
-  const system = await EmulatedSystem.start({ dataDir, models: ['mobilenetv2', 'vgg16'], plannerId: 'load-planner', log });
+  const system = await EmulatedSystem.start({ dataDir, models: ['mobilenetv2', 'vgg16'], plannerId: 'load-planner', log, planDag: false });
   try {
     const cars: DeviceLaunch[] = Array.from({ length: CARS }, (_, i) => ({
       id: `car${i + 1}`, role: 'iot', speed: 0.1, memoryMiB: 1024, power: 'raspberry-pi-4', radio: 'wifi', link: 'up=10,down=20,rtt=10', models: ['mobilenetv2'],
@@ -76,6 +82,7 @@ export async function runBench(options: BenchOptions): Promise<void> {
     const brokerPid = system.procs.pidOf('broker');
     const plannerPid = system.procs.pidOf('planner');
     const cpu0 = { broker: cpuSeconds(brokerPid), planner: cpuSeconds(plannerPid), at: Date.now() };
+    const traffic0 = plannerTraffic(system);
     const started = Date.now();
     const [vggOutcomes, ...carOutcomes] = await Promise.all([
       stream(clients[CARS]!, 'vgg16', vgg, 0.2, durationMs),
@@ -83,6 +90,9 @@ export async function runBench(options: BenchOptions): Promise<void> {
     ]);
     const wallS = (Date.now() - started) / 1000;
     const cpu1 = { broker: cpuSeconds(brokerPid), planner: cpuSeconds(plannerPid), at: Date.now() };
+    // The planner republishes its counters every 2 s: wait for a status from after the last job.
+    await system.watcher.waitFor(() => (system.watcher.planners.get('load-planner')?.sentAtMs ?? 0) > cpu1.at, 'a planner status after the run', 10_000).catch(() => undefined);
+    const traffic1 = plannerTraffic(system);
     const mobile = carOutcomes.flat();
     const all = [...mobile, ...vggOutcomes!];
     const ok = mobile.filter((o) => o.result.status === JobStatus.JOB_STATUS_OK).map((o) => o.latencyMs);
@@ -125,6 +135,9 @@ export async function runBench(options: BenchOptions): Promise<void> {
       if (all3.compute.length === 0) continue;
       line(`${group === 'car' ? 'cars' : group} stages: median wait / transfer in / compute ms`, `${pct(all3.wait, 0.5).toFixed(0)} / ${pct(all3.transfer, 0.5).toFixed(0)} / ${pct(all3.compute, 0.5).toFixed(0)} (${all3.compute.length} stages)`);
     }
+    const jobsPlanned = traffic1.jobs - traffic0.jobs;
+    line('planner bytes per job in / out (KiB)', jobsPlanned > 0 ? `${((traffic1.in - traffic0.in) / jobsPlanned / 1024).toFixed(1)} / ${((traffic1.out - traffic0.out) / jobsPlanned / 1024).toFixed(1)}` : '-');
+    line('job data over the origins\' local sockets', clients.every((c) => c.handsOverLocally) ? 'yes, every car' : `${clients.filter((c) => c.handsOverLocally).length} of ${clients.length} cars`);
     line('broker CPU (% of one core)', (((cpu1.broker - cpu0.broker) / window) * 100).toFixed(1));
     line('planner CPU (% of one core)', (((cpu1.planner - cpu0.planner) / window) * 100).toFixed(1));
   } finally {

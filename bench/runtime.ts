@@ -1,11 +1,14 @@
 /**
  * Runtime overheads, in one run:
- *  (a) a plan that keeps everything on one device, run through the broker (client ->
- *      broker -> planner -> broker -> executor -> broker -> client, timed around the client's
- *      `submit`), against in-process `predict` of the same model (same process, same engine,
- *      one after the other); the ratio of the medians, and the median of each pair's ratio;
+ *  (a) a plan that keeps everything on one device, run through the broker (client -> the
+ *      device's local socket -> device -> broker -> planner -> broker -> executor -> broker ->
+ *      client, timed around the client's `submit`), against in-process `predict` of the same
+ *      model (same process, same engine, one after the other); the ratio of the medians, and
+ *      the median of each pair's ratio;
  *  (b) one hop device -> broker -> device for a stage input carrying a 1 KiB and a 4 MiB
- *      tensor: publish, broker, receive, decode (median ms, loopback, embedded broker).
+ *      tensor: publish, broker, receive, decode (median ms, loopback, embedded broker);
+ *  (c) the planner's bytes per job (received and published, as its status counts them) for
+ *      each zoo model planned over a car, an edge server and a cloud VM: metadata only.
  */
 import * as tf from '@tensorflow/tfjs';
 import { pino } from 'pino';
@@ -15,6 +18,7 @@ import { Transport } from '../transport/mqtt-transport.ts';
 import { resolveModel, randomInput, predictNamed } from '../models/index.ts';
 import { getTaskGraph } from '../models/task-graph.ts';
 import { buildJobInputs } from '../node-runtime/job-inputs.ts';
+import { listZooModels } from '../models/zoo/catalog.ts';
 import { StageInput, JobStatus } from '../schemas/generated/edgeweave.ts';
 import { encodeTensor, decodeTensor } from '../schemas/tensor-codec.ts';
 import { topics } from '../schemas/topics.ts';
@@ -110,7 +114,43 @@ async function oneHop(options: BenchOptions): Promise<void> {
   }
 }
 
+async function plannerBytes(options: BenchOptions): Promise<void> {
+  const models = options.quick ? ['chain', 'mobilenetv2'] : listZooModels().map((m) => m.name);
+  const jobs = options.quick ? 2 : 5;
+  process.stdout.write(`\n(c) planner bytes per job (in / out), each zoo model over car1, edge1 and cloud1 (${jobs} jobs each, algorithm auto)\n\n`);
+  process.stdout.write('model         input KiB  stages  planner in KiB  planner out KiB\n');
+  for (const name of models) {
+    const cluster = await startCluster({
+      devices: [
+        { id: 'car1', role: 'iot', speed: 0.2, link: { upBps: 20e6, downBps: 40e6, rttMs: 10 }, models: [name], profile: false },
+        { id: 'edge1', role: 'edge', link: { upBps: 200e6, downBps: 200e6, rttMs: 2 }, models: [name], profile: false },
+        { id: 'cloud1', role: 'cloud', speed: 2, link: { upBps: 50e6, downBps: 50e6, rttMs: 40 }, models: [name], profile: false },
+      ],
+    });
+    try {
+      await cluster.ready(600_000);
+      const client = await cluster.client('car1');
+      const inputs = await buildJobInputs(await getTaskGraph(name, { fused: true }), ['random:1']);
+      const inputBytes = inputs.reduce((sum, i) => sum + (i.tensor?.data?.byteLength ?? 0), 0);
+      const planner = cluster.planners[0]!;
+      const before = planner.bytes;
+      let stages = 0;
+      for (let k = 0; k < jobs; k++) {
+        const outcome = await client.submit({ model: { name }, inputs, fused: true, algorithm: 'auto', timeoutMs: 120_000 });
+        if (outcome.result.status !== JobStatus.JOB_STATUS_OK) throw new Error(`${name}: job failed: ${outcome.result.error?.message}`);
+        stages = outcome.plan?.stages.length ?? 0;
+      }
+      const after = planner.bytes;
+      const kib = (b: number): string => (b / jobs / 1024).toFixed(1);
+      process.stdout.write(`${name.padEnd(12)}  ${(inputBytes / 1024).toFixed(0).padStart(9)}  ${String(stages).padStart(6)}  ${kib(after.in - before.in).padStart(14)}  ${kib(after.out - before.out).padStart(15)}\n`);
+    } finally {
+      await cluster.close();
+    }
+  }
+}
+
 export async function runBench(options: BenchOptions): Promise<void> {
   await overhead(options);
   await oneHop(options);
+  await plannerBytes(options);
 }

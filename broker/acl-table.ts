@@ -29,6 +29,7 @@ export const ACL_TABLE: Readonly<Record<Role, RoleRules>> = {
     publish: [
       'devices/{me}/status',
       'devices/{me}/profile',
+      'devices/{me}/hold',
       'models/+',
       'jobs/{me}/submit',
       'devices/+/inbox',
@@ -40,6 +41,7 @@ export const ACL_TABLE: Readonly<Record<Role, RoleRules>> = {
     ],
     subscribe: [
       'devices/{me}/assign',
+      'devices/{me}/hold',
       'devices/{me}/inbox',
       'devices/{me}/workers/+/inbox',
       'jobs/{me}/+/result',

@@ -13,13 +13,14 @@ import { Transport, brokerConnectionOf, type BrokerConnection, type Received, ty
 import { ClockSync } from './clock-sync.ts';
 import { JobKeepAlive, type KeptJob } from './client-keepalive.ts';
 import { JobReports } from './client-reports.ts';
+import { JobHandover } from './client-handover.ts';
 import { lossyDeviation, runLocally, usedLossyCuts } from './local-run.ts';
 import {
-  JobRequest, JobResult, JobStatus, PlannerState, type JobPlan, type StageReport, type DeviceStatus, type JobRequestInit,
+  JobResult, JobStatus, PlannerState, type JobPlan, type StageReport, type DeviceStatus, type JobRequestInit,
 } from '../schemas/generated/edgeweave.ts';
 import { PlannerKeyRing } from '../schemas/capability.ts';
 import { topics, filters, assertValidId } from '../schemas/topics.ts';
-import { EdgeweaveError } from '../schemas/errors.ts';
+import { EdgeweaveError, toEdgeweaveError } from '../schemas/errors.ts';
 
 export interface JobClientOptions extends BrokerConnection {
   /** The device the jobs are submitted as (their origin). */
@@ -81,6 +82,7 @@ export class JobClient {
   private readonly reports = new JobReports();
   private readonly keepAlive: JobKeepAlive;
   private readonly keys = new PlannerKeyRing();
+  private readonly handover: JobHandover;
   originStatus: DeviceStatus | undefined;
 
   private constructor(
@@ -91,9 +93,10 @@ export class JobClient {
     private readonly settings: ResultSettings,
     retry: { retryAfterMs: number; silenceAfterPlanMs: number | undefined },
   ) {
+    this.handover = new JobHandover(transport, origin, () => this.originStatus, log);
     this.keepAlive = new JobKeepAlive(this.pending, {
       ...retry, log, connected: () => this.transport.connected,
-      send: (request) => void this.transport.publish(topics.jobSubmit(this.origin), JobRequest.encode(request), { qos: 1 }).catch(() => undefined),
+      send: (request) => void this.handover.submit(request).catch((err: unknown) => this.log.warn({ err, jobId: request.jobId }, 'job not submitted again')),
     });
   }
 
@@ -119,7 +122,18 @@ export class JobClient {
     await transport.on('jobReport', filters.jobReports(options.origin), (m) => client.onReport(m), quiet);
     await transport.on('deviceStatus', topics.deviceStatus(options.origin), (m) => { client.originStatus = m.message; }, quiet);
     await client.syncClock();
+    await client.originKnown(500);
     return client;
+  }
+
+  /** Waits up to `ms` for the origin's retained status (where its device takes job data). */
+  private async originKnown(ms: number): Promise<void> {
+    for (let waited = 0; this.originStatus === undefined && waited < ms; waited += 20) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /** Whether job data goes to the origin's device over its local socket (it runs on this host). */
+  get handsOverLocally(): boolean {
+    return this.handover.usesLocalSocket;
   }
 
   /** Estimates the clock offset against the planner (a few ping/pong exchanges; quiet if none answers). */
@@ -162,9 +176,15 @@ export class JobClient {
       return outcome;
     }
     this.keepAlive.arm(jobId, p);
-    // Published now, or queued by the client and sent when the link is back.
-    void this.transport.publish(topics.jobSubmit(this.origin), JobRequest.encode(request), { qos: 1 }).catch((err: unknown) => this.log.warn({ err, jobId }, 'job submission not sent'));
-    this.log.debug({ jobId }, 'job submitted');
+    // The data to the origin's device, then the submission (published now, or queued by the client and sent when the link is back).
+    void this.handover.submit(request).then(
+      () => this.log.debug({ jobId }, 'job submitted'),
+      (err: unknown) => {
+        this.log.warn({ err, jobId }, 'job not submitted');
+        const e = toEdgeweaveError(err, 'E_INPUT');
+        if (e.code !== 'E_LOCAL') this.finish(jobId, JobResult.create({ jobId, status: JobStatus.JOB_STATUS_REJECTED, error: { code: e.code, message: e.message } }));
+      },
+    );
     return outcome;
   }
 
@@ -201,6 +221,7 @@ export class JobClient {
     for (const [jobId] of this.pending) {
       this.finish(jobId, JobResult.create({ jobId, status: JobStatus.JOB_STATUS_FAILED, error: { code: 'E_CANCELLED', message: 'the client closed before the result arrived' } }));
     }
+    this.handover.close();
     // The session was kept only for this client's jobs: end it at the broker too.
     await this.transport.close(false, { endSession: true });
   }
@@ -213,6 +234,7 @@ export class JobClient {
     if (this.done.size > 100_000) this.done.delete(this.done.values().next().value as string);
     if (p.timer) clearTimeout(p.timer);
     this.keepAlive.release(p);
+    this.handover.release(jobId);
     const latencyMs = arrivedAtMs - p.submittedAtMs;
     p.resolve({ result: { ...result, latencyMs: result.status === JobStatus.JOB_STATUS_OK || result.ranLocally ? latencyMs : result.latencyMs }, plan: p.plan, reports: p.reports, latencyMs, submittedAtMs: p.submittedAtMs, clockOffsetMs: this.clockOffsetMs });
   }
@@ -257,7 +279,9 @@ export class JobClient {
 
   private onPlan({ message: plan, topic }: Received<'jobPlan'>): void {
     const p = this.pending.get(topic.jobId);
-    if (p) this.keepAlive.planned(topic.jobId, p, plan);
+    if (!p) return;
+    this.keepAlive.planned(topic.jobId, p, plan);
+    if (plan.jobId === topic.jobId && this.keys.accepts(this.origin, plan.jobId, plan.attempt, plan.capability)) this.handover.planned(plan);
   }
 
   private onReport({ message: report, topic }: Received<'jobReport'>): void {

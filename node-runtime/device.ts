@@ -21,10 +21,15 @@ import { deviceProfileOf } from './profiles.ts';
 import { resolveDevicePower } from '../power/presets.ts';
 import type { DevicePower, DeviceRole, PowerSpec, RadioKind } from '../power/types.ts';
 import {
-  DeviceStatus, DeviceProfile, DeviceState, ModelCard, Role, Radio, type DeviceStatusInit, type ModelProfileInit,
+  DeviceStatus, DeviceProfile, DeviceState, ModelCard, Role, Radio, JobRequest, type DeviceStatusInit, type ModelProfileInit, type HeldInputs,
+  type LocalRequest, type Tensor,
 } from '../schemas/generated/edgeweave.ts';
 import { topics } from '../schemas/topics.ts';
-import { toEdgeweaveError } from '../schemas/errors.ts';
+import { EdgeweaveError, toEdgeweaveError } from '../schemas/errors.ts';
+import { HeldStore } from './held-inputs.ts';
+import { HeldForwarder } from './held-forward.ts';
+import { LocalSocketServer, hostId, localSocketPath } from './local-socket.ts';
+import { sleep } from './stage-runner.ts';
 
 export interface DeviceConfig extends BrokerConnection {
   id: string;
@@ -54,6 +59,13 @@ export interface DeviceConfig extends BrokerConnection {
   version: string;
   /** Mirror every published message as JSON under edgeweave/v1/debug/. */
   debugJson?: boolean;
+  /**
+   * The local socket where programs on this host hand the device job data (local-socket.ts):
+   * a path, or false for none (default: one under the system's temporary directory).
+   */
+  localSocket?: string | false;
+  /** Bytes of job data held for this device's jobs at most (default 256 MiB). */
+  heldBytes?: number;
 }
 
 /** How long a stopping device waits for the broker to take its OFFLINE status (best effort). */
@@ -75,6 +87,10 @@ export class Device implements DeviceServices {
   private pool: WorkerPool | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private clockSync: ClockSync | undefined;
+  /** Job data handed over by this device's origin programs (held-inputs.ts). */
+  readonly held: HeldStore;
+  private local: LocalSocketServer | undefined;
+  private readonly hostId = hostId();
   private seq = 0;
   private busy = 0;
   private queued = 0;
@@ -84,12 +100,17 @@ export class Device implements DeviceServices {
     this.log = (log ?? pino({ level: 'silent' })).child({ component: 'device', deviceId: config.id });
     this.power = resolveDevicePower({ role: config.role, ...(config.power ? { power: config.power } : {}), ...(config.radio ? { radio: config.radio } : {}) });
     if (config.link) this.link = new LinkEmulator(config.link, config.tracePath ? loadTrace(config.tracePath) : undefined);
+    this.held = new HeldStore(config.id, this.log, config.heldBytes !== undefined ? { maxBytes: config.heldBytes } : {});
   }
 
   async start(): Promise<void> {
     const c = this.config;
+    // Before connecting: the last will (OFFLINE) names the socket as well, so a program on this
+    // host keeps handing the device its data while the broker is away.
+    await this.openLocalSocket();
     this.transport = await Transport.connect({
-      ...brokerConnectionOf(c), username: c.username ?? c.id, clientId: c.id, clean: true, log: this.log, debugJson: c.debugJson ?? false,
+      // A persistent session: job data handed over MQTT and plans to send it on wait for it across a broker restart.
+      ...brokerConnectionOf(c), username: c.username ?? c.id, clientId: c.id, clean: false, log: this.log, debugJson: c.debugJson ?? false,
       will: { topic: topics.deviceStatus(c.id), payload: DeviceStatus.encode(this.status(DeviceState.DEVICE_STATE_OFFLINE)), qos: 1, retain: true },
     });
     // A stop that came while connecting found no transport to close.
@@ -112,9 +133,14 @@ export class Device implements DeviceServices {
       throw err;
     }
     if (this.stopping) return;
+    await this.holdJobData();
+    if (this.stopping) return;
     await this.publishCards();
     await this.publishStatus();
-    this.heartbeat = setInterval(() => { void this.publishStatus(); }, c.heartbeatMs);
+    this.heartbeat = setInterval(() => {
+      this.held.expire();
+      void this.publishStatus();
+    }, c.heartbeatMs);
     this.heartbeat.unref();
     this.clockSync.keepSynced();
     if (c.profile) void this.publishProfiles();
@@ -133,6 +159,8 @@ export class Device implements DeviceServices {
     this.stopping = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.clockSync?.stop();
+    await this.local?.close().catch(() => undefined);
+    this.held.close();
     await this.pool?.stop();
     const transport = this.transport;
     if (!transport) return;
@@ -162,7 +190,73 @@ export class Device implements DeviceServices {
       ...this.modelsHeld(), dataSources: [...c.dataSources.keys()], version: c.version,
       traceUpBps: this.link?.trace ? this.link.up.bpsAt(Date.now()) : 0,
       traceStartedAtMs: this.link?.trace ? this.link.epochMs : 0,
+      localSocket: this.local?.path ?? '', hostId: this.local ? this.hostId : '',
     };
+  }
+
+  /**
+   * Takes job data from this device's origin programs: on the local socket (no network), on
+   * devices/{id}/hold from another host (across the downlink), and sends it on to stages of
+   * other devices when the job's input stage does not run here (held-forward.ts).
+   */
+  private async holdJobData(): Promise<void> {
+    const c = this.config;
+    const t = this.transport!;
+    await t.on('deviceHold', topics.deviceHold(c.id), (m) => {
+      void this.receiveDelay(m.bytes).then((ms) => sleep(ms)).then(() => {
+        try {
+          this.held.hold(m.message);
+        } catch (err) {
+          this.log.warn({ err: toEdgeweaveError(err, 'E_INPUT'), jobId: m.message.jobId }, 'job data refused');
+        }
+      });
+    }, { onRefused: (r) => { this.log.warn({ err: r.error, topic: r.rawTopic }, 'unreadable job data refused'); r.ack(); } });
+    await new HeldForwarder(c.id, t, this.held, (bytes) => this.sendDelay(bytes), this.log).attach();
+  }
+
+  private async openLocalSocket(): Promise<void> {
+    const c = this.config;
+    if (c.localSocket === false) return;
+    const path = c.localSocket ?? localSocketPath(c.id, this.incarnation);
+    try {
+      this.local = await LocalSocketServer.listen(path, (r) => this.onLocalRequest(r), this.log);
+    } catch (err) {
+      this.log.warn({ err, path }, 'no local socket: programs on this host hand job data over MQTT');
+    }
+  }
+
+  private async onLocalRequest(request: LocalRequest): Promise<void> {
+    switch (request.request) {
+      case 'hold':
+        this.held.hold(request.hold as HeldInputs);
+        return;
+      case 'submit': {
+        if (!this.transport) throw new EdgeweaveError('E_LOCAL', `device ${this.config.id} is not connected yet`);
+        // The submission leaves over this device's own link, as everything it sends.
+        const payload = request.submit!;
+        let job: JobRequest;
+        try {
+          job = JobRequest.decode(payload);
+        } catch (err) {
+          throw new EdgeweaveError('E_DECODE', `unreadable job request: ${(err as Error).message}`);
+        }
+        if (job.originDevice !== this.config.id) throw new EdgeweaveError('E_TOPIC', `device ${this.config.id} submits only its own jobs, not those of ${JSON.stringify(job.originDevice)}`);
+        await sleep(await this.sendDelay(payload.byteLength));
+        void this.submitJob(job.jobId, payload);
+        return;
+      }
+      case 'release':
+        this.held.release(this.config.id, request.release ?? '');
+        return;
+      default:
+        throw new EdgeweaveError('E_DECODE', 'the local request asks nothing');
+    }
+  }
+
+  /** Publishes a submission handed over locally (queued while disconnected, sent on reconnecting). */
+  private async submitJob(jobId: string, payload: Uint8Array): Promise<void> {
+    await this.transport!.publish(topics.jobSubmit(this.config.id), payload, { qos: 1 })
+      .catch((err: unknown) => this.log.warn({ err, jobId }, 'job submission not sent (the device is stopping)'));
   }
 
   /** What the status says of models: ids, refs and problems, once the executors loaded them. */
@@ -249,6 +343,10 @@ export class Device implements DeviceServices {
 
   async receiveDelay(bytes: number): Promise<number> {
     return this.link ? this.link.receiveDelayMs(bytes, Date.now()) : 0;
+  }
+
+  async heldInput(origin: string, jobId: string, taskId: string, waitMs: number): Promise<Tensor | undefined> {
+    return this.held.take(origin, jobId, taskId, waitMs);
   }
 
   clockOffsetMs(): number {

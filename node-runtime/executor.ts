@@ -28,6 +28,7 @@ import { AttemptGate, attemptSuperseded, capabilityRefused } from './stage-gate.
 import { checkPlacement, checkStage, prepareStage, type RunnableStage, type StageHome } from './stage-prepare.ts';
 import { StageRunner, sleep, type StageRun } from './stage-runner.ts';
 import { StageOutput, mergeTraces } from './stage-output.ts';
+import { HELD_WAIT_MS } from './held-inputs.ts';
 
 export interface ExecutorOptions extends BrokerConnection {
   deviceId: string;
@@ -223,6 +224,15 @@ export class Executor {
       const complete = this.joins.add(stage.key, stage.producers, arrived, receivedAtMs + (o.joinTimeoutMs ?? 120_000));
       if (complete) this.enqueue({ stage, join: complete });
     };
+    // Data its origin handed this device may still be on its way (devices/{id}/hold): wait for it here, not in the run queue.
+    if (stage.spec.localInputs.some((l) => l.source === 'held')) {
+      const { originDevice, jobId } = stage.plan;
+      const waits = stage.spec.localInputs.filter((l) => l.source === 'held').map((l) => o.services.heldInput(originDevice, jobId, l.taskId, HELD_WAIT_MS));
+      this.track(Promise.all(waits).then(() => {
+        if (!this.stopped) arrive();
+      }));
+      return;
+    }
     if (!crossed) {
       if (!this.stopped) arrive();
       return;

@@ -54,8 +54,16 @@ export function buildJobResult(parts: ResultParts): JobResultInit {
     trace: [...trace],
     energy: energyBill(plan, trace),
     algorithm: plan.algorithm,
-    placement: plan.placement,
+    placement: placementOf(plan),
     producedBy: parts.producedBy,
     finishedAtMs: parts.nowRefMs,
   };
+}
+
+/** Where each task ran: the plan's placement, or (a plan sent without it) its stages' tasks and devices. */
+export function placementOf(plan: JobPlan): Record<string, string> {
+  if (Object.keys(plan.placement).length > 0) return plan.placement;
+  const out: Record<string, string> = {};
+  for (const s of plan.stages) for (const t of s.taskIds) out[t] = s.deviceId;
+  return out;
 }

@@ -5,6 +5,7 @@
  * worker processes to their device (see worker-ipc.ts).
  */
 import type { ClaimOutcome } from './ledger.ts';
+import type { Tensor } from '../schemas/generated/edgeweave.ts';
 
 /** What a final stage hands its device to send: its report, and the job result unless its attempt was superseded. */
 export interface ResultCommit {
@@ -42,6 +43,11 @@ export interface DeviceServices {
   sendDelay(bytes: number): Promise<number>;
   /** Emulated delay (ms) before a message of `bytes` received now has crossed the downlink. */
   receiveDelay(bytes: number): Promise<number>;
+  /**
+   * The data the job's origin handed this device for input task `taskId` (held-inputs.ts),
+   * waiting up to `waitMs` for it to be handed over; undefined when it is not here.
+   */
+  heldInput(origin: string, jobId: string, taskId: string, waitMs: number): Promise<Tensor | undefined>;
   /** Reference clock minus this device's clock (ms). */
   clockOffsetMs(): number;
   /** Bound on the error of that offset (ms); -1 before the first clock exchange (as on the wire). */

@@ -42,7 +42,7 @@ export class StageRunner {
     const offset = services.clockOffsetMs();
     if (!stage.compiled.ok) throw stage.compiled.error;
     const compiled = stage.compiled.stage;
-    const tensors = this.collectInputs(stage, join, compiled.shapes);
+    const tensors = await this.collectInputs(stage, join, compiled.shapes);
     const startAtMs = Date.now();
     services.stageBusy(true);
     const t0 = performance.now();
@@ -63,14 +63,29 @@ export class StageRunner {
     return { outputs, timing: this.timing(stage, join, { offset, startAtMs, hostMs, computeMs }) };
   }
 
-  /** Tensors the stage needs, by name: those its inputs carry and those this device supplies. */
-  private collectInputs(stage: RunnableStage, join: CompleteJoin, shapes: Readonly<Record<string, readonly number[]>>): Map<string, TensorData> {
+  /**
+   * Tensors the stage needs, by name: those its inputs carry and those this device supplies (a
+   * data source of its own, or the data the job's origin handed it).
+   */
+  private async collectInputs(stage: RunnableStage, join: CompleteJoin, shapes: Readonly<Record<string, readonly number[]>>): Promise<Map<string, TensorData>> {
     const tensors = new Map<string, TensorData>();
     for (const part of join.parts) {
       for (const t of part.message.tensors) tensors.set(t.name, decodeTensor(t, this.options.limits));
     }
+    const { plan } = stage;
     for (const local of stage.spec.localInputs) {
-      tensors.set(local.taskId, loadLocalInput(this.options.dataSources, local.sourceKey, local.taskId, shapes[local.taskId] ?? []));
+      const shape = shapes[local.taskId] ?? [];
+      if (local.source !== 'held') {
+        tensors.set(local.taskId, loadLocalInput(this.options.dataSources, local.sourceKey, local.taskId, shape));
+        continue;
+      }
+      // Waited for when its trigger was admitted (executor.ts): here it is in hand, or it is not coming.
+      const held = await this.options.services.heldInput(plan.originDevice, plan.jobId, local.taskId, 0);
+      if (!held) throw new EdgeweaveError('E_INPUT', `the data of input ${local.taskId} of job ${plan.jobId} is not held here: ${plan.originDevice} never handed it over, or it expired`);
+      const data = decodeTensor({ ...held, name: local.taskId }, this.options.limits);
+      const fits = data.shape.length === shape.length + 1 && shape.every((d, k) => d <= 0 || data.shape[k + 1] === d);
+      if (!fits) throw new EdgeweaveError('E_INPUT', `input ${local.taskId} of job ${plan.jobId} has shape [${data.shape.join(', ')}]; the model takes [batch, ${shape.join(', ')}]`);
+      tensors.set(local.taskId, data);
     }
     for (const name of stage.required) {
       if (!tensors.has(name)) throw new EdgeweaveError('E_TENSOR', `stage ${stage.spec.stageId} did not receive tensor ${name}`);

@@ -22,7 +22,7 @@ export interface WorkerInit extends BrokerConnection {
   debugJson: boolean;
 }
 
-export type CallOp = 'claim' | 'complete' | 'commitResult' | 'release' | 'sendDelay' | 'receiveDelay';
+export type CallOp = 'claim' | 'complete' | 'commitResult' | 'release' | 'sendDelay' | 'receiveDelay' | 'heldInput';
 
 export type ParentMessage =
   | { type: 'init'; init: WorkerInit }

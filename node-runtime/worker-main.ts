@@ -12,6 +12,7 @@ import type { CommitOutcome, DeviceServices, ResultCommit } from './services.ts'
 import type { ChildMessage, ParentMessage, WorkerInit, CallOp } from './worker-ipc.ts';
 import { toEdgeweaveError } from '../schemas/errors.ts';
 import type { ClaimOutcome } from './ledger.ts';
+import type { Tensor } from '../schemas/generated/edgeweave.ts';
 
 function send(msg: ChildMessage): void {
   if (process.connected) process.send?.(msg);
@@ -48,6 +49,7 @@ class IpcServices implements DeviceServices {
   release(key: string): Promise<void> { return this.call('release', key); }
   sendDelay(bytes: number): Promise<number> { return this.call('sendDelay', bytes); }
   receiveDelay(bytes: number): Promise<number> { return this.call('receiveDelay', bytes); }
+  heldInput(origin: string, jobId: string, taskId: string, waitMs: number): Promise<Tensor | undefined> { return this.call('heldInput', origin, jobId, taskId, waitMs); }
   clockOffsetMs(): number { return this.offset; }
   clockUncertaintyMs(): number { return this.uncertainty; }
   stageQueued(delta: number): void { send({ type: 'queued', delta }); }

@@ -7,7 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import type { ModelProfileInit } from '../schemas/generated/edgeweave.ts';
+import type { ModelProfileInit, Tensor } from '../schemas/generated/edgeweave.ts';
 import { EdgeweaveError } from '../schemas/errors.ts';
 import type { WorkerInit, ChildMessage, ParentMessage } from './worker-ipc.ts';
 import type { HeldModels } from './model-host.ts';
@@ -65,6 +65,7 @@ export interface PoolHost {
   release(key: string): Promise<void>;
   sendDelay(bytes: number): Promise<number>;
   receiveDelay(bytes: number): Promise<number>;
+  heldInput(origin: string, jobId: string, taskId: string, waitMs: number): Promise<Tensor | undefined>;
   stageQueued(delta: number): void;
   stageBusy(busy: boolean): void;
   workerLost(workerId: string): void;
@@ -233,6 +234,12 @@ export class WorkerPool {
       case 'release': value = await d.release(msg.args[0] as string); break;
       case 'sendDelay': value = await d.sendDelay(msg.args[0] as number); break;
       case 'receiveDelay': value = await d.receiveDelay(msg.args[0] as number); break;
+      case 'heldInput': {
+        // A copy of the data alone: the view may sit in a larger buffer, which IPC would copy whole.
+        const t = await d.heldInput(msg.args[0] as string, msg.args[1] as string, msg.args[2] as string, msg.args[3] as number);
+        value = t ? { ...t, data: new Uint8Array(t.data) } : undefined;
+        break;
+      }
     }
     const reply: ParentMessage = { type: 'reply', id: msg.id, value };
     if (child.connected) child.send(reply);

@@ -31,6 +31,7 @@ export class Dispatcher {
     private readonly registry: DeviceRegistry,
     private readonly publish: Publish,
     private readonly log: Logger,
+    private readonly planDag = false,
   ) {}
 
   /** The wire form of a core plan for `job`'s attempt `attempt`, each stage naming its device's incarnation. */
@@ -42,6 +43,8 @@ export class Dispatcher {
       request, attempt, plannerId: this.plannerId, workers, model: job.model,
       submittedAtMs: receivedAtMs, inputTaskIds: graph.inputs, outputTaskIds: graph.outputs, denseShards: { ...request.denseShards },
     });
+    // An origin that is no device sends its data itself, from the plan it is sent: no assignment.
+    if (wire.devices.get(request.originDevice)?.length === 0 && !this.registry.get(request.originDevice)) wire.devices.delete(request.originDevice);
     const plan = JobPlan.create({ ...wire.plan, predictedLocalLatencyMs: localMs, resendResult: job.resultMaybeLost } as JobPlanInit);
     // Each stage names the incarnation of its device: a device that restarts since refuses it.
     for (const stage of plan.stages) stage.deviceIncarnation = this.registry.get(stage.deviceId)?.status.incarnation ?? '';
@@ -50,22 +53,27 @@ export class Dispatcher {
 
   /** Sends an attempt: its plan to the origin, one assignment per device, the job's first inputs. */
   async send(job: JobRecord, attempt: Attempt): Promise<void> {
-    const { request, graph } = job;
+    const { request } = job;
     const { plan, capability } = attempt;
     const published = [this.publish(topics.jobPlan(request.originDevice, request.jobId), this.publishedPlan(job), { qos: 1 })];
+    // Devices read where each task runs from the stages: the placement map goes to the origin only.
+    const carried = { ...plan, placement: {} };
     for (const [deviceId, stageIds] of attempt.devices) {
-      const assignment = Assignment.encode({ jobId: plan.jobId, attempt: plan.attempt, deviceId, originDevice: request.originDevice, plan, stageIds, capability, issuedAtMs: Date.now() });
+      const assignment = Assignment.encode({ jobId: plan.jobId, attempt: plan.attempt, deviceId, originDevice: request.originDevice, plan: carried, stageIds, capability, issuedAtMs: Date.now() });
       published.push(this.publish(topics.deviceAssign(deviceId), assignment, { qos: 1 }));
     }
-    for (const { deviceId, worker, message } of initialInputs(plan, request, graph.inputs)) {
+    for (const { deviceId, worker, message } of initialInputs(carried)) {
       published.push(this.publish(worker !== '' ? topics.workerInbox(deviceId, worker) : topics.deviceInbox(deviceId), StageInput.encode({ ...message, capability }), { qos: 1 }));
     }
     await Promise.all(published);
   }
 
-  /** The plan as published to the origin: with the DAG, for viewers (assignments and inputs carry it without). */
+  /** The plan as published to the origin, with the attempt's capability; with the DAG for viewers when the planner was asked to (`planDag`). */
   publishedPlan(job: JobRecord): Uint8Array {
-    return JobPlan.encode({ ...job.plan, tasks: job.graph.tasks.map((x) => ({ ...x, pinnedDevice: x.pinned ?? '' })) });
+    const { plan } = job;
+    const capability = plan.attempt > 0 ? signCapability(this.keys, plan.originDevice, plan.jobId, plan.attempt) : new Uint8Array(0);
+    const tasks = this.planDag ? job.graph.tasks.map((x) => ({ ...x, pinnedDevice: x.pinned ?? '' })) : [];
+    return JobPlan.encode({ ...plan, capability, tasks });
   }
 
   /** The latest plan again, as a sign of life to an origin that asked. */

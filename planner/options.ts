@@ -26,6 +26,8 @@ export interface PlannerServiceOptions extends BrokerConnection {
   keys?: PlannerKeys;
   /** Mirror every published message as JSON under edgeweave/v1/debug/. */
   debugJson?: boolean;
+  /** Publish each plan to its origin with the job's task DAG, for viewers (default: the plan alone, metadata only). */
+  planDag?: boolean;
   log?: Logger;
 }
 

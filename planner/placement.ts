@@ -46,11 +46,14 @@ export function placeAttempt(registry: DeviceRegistry, job: JobRecord, again: bo
     const none = `no online device holds model ${modelLabel({ name: model.id, sha256: model.sha256 })}`;
     return mayWait() ? { kind: 'wait', reason: none } : { kind: 'refuse', code: 'E_NO_DEVICES', message: none };
   }
+  const originIsDevice = devices.some((d) => d.status.deviceId === request.originDevice);
   const pins: Record<string, string> = {};
   for (const input of request.inputs) {
     if (input.source === 'sourceDevice' && input.sourceDevice) pins[inputTaskOf(input, graph)] = input.sourceDevice;
+    // Data the origin holds is read where it is: its input stage runs there (an origin that
+    // cannot run the model sends the data on itself, to the stage that takes it).
+    if (input.source === 'held' && originIsDevice) pins[inputTaskOf(input, graph)] = request.originDevice;
   }
-  const originIsDevice = devices.some((d) => d.status.deviceId === request.originDevice);
   const planRequest: PlanRequest = {
     graph,
     devices: devices.map((r) => registry.spec(r, model, request.fused, now)),
@@ -78,7 +81,7 @@ export function placeAttempt(registry: DeviceRegistry, job: JobRecord, again: bo
   }
   // The baseline a speed-up is measured against: everything on the origin, pins and limits aside.
   // A job planned all on the origin, with nothing pinned or constrained, is its own baseline.
-  const ownBaseline = planRequest.algorithm === 'local' && Object.keys(pins).length === 0
+  const ownBaseline = planRequest.algorithm === 'local' && Object.values(pins).every((d) => d === request.originDevice)
     && Object.keys(planRequest.constraints ?? {}).length === 0 && graph.tasks.every((t) => !t.pinned);
   const unpinned = { ...graph, tasks: graph.tasks.map(({ pinned: _pinned, ...t }) => t) };
   const local = originIsDevice && !ownBaseline ? planJob({ ...planRequest, graph: unpinned, pins: {}, algorithm: 'local', constraints: {} }) : outcome;

@@ -7,7 +7,7 @@
 import type { JobRequest } from '../schemas/generated/edgeweave.ts';
 import type { TaskGraph } from '../schemas/graph.ts';
 import { isValidId } from '../schemas/topics.ts';
-import { decodeTensor } from '../schemas/tensor-codec.ts';
+import { describedTensorProblem } from '../schemas/tensor-codec.ts';
 import { isEdgeweaveError, type ErrorCode } from '../schemas/errors.ts';
 import { inputTaskOf } from './request.ts';
 
@@ -60,17 +60,23 @@ export function inputsProblem(request: JobRequest, graph: TaskGraph): RequestPro
       if (!isValidId(input.sourceDevice ?? '')) return { code: 'E_INPUT', message: `input ${task} names source device ${JSON.stringify(input.sourceDevice)}, which is not a device id` };
       continue;
     }
-    if (input.source !== 'tensor' || !input.tensor) {
-      return { code: 'E_INPUT', message: `input ${task} carries neither a tensor nor a source device` };
+    if (input.source === 'tensor') {
+      return {
+        code: 'E_INPUT',
+        message: `input ${task} carries its data to the planner; job data never passes through a planner: hand it to the origin's device (HeldInputs, over its local socket or on devices/{origin}/hold) and describe it here as "held" (docs/PROTOCOL.md, "Job inputs")`,
+      };
+    }
+    if (input.source !== 'held' || !input.held) {
+      return { code: 'E_INPUT', message: `input ${task} is neither held by the origin nor supplied by a source device` };
     }
     try {
-      decodeTensor(input.tensor, { maxElements: MAX_INPUT_ELEMENTS, requireFinite: true });
+      describedTensorProblem(input.held, MAX_INPUT_ELEMENTS);
     } catch (err) {
       if (isEdgeweaveError(err)) return { code: err.code, message: `input ${task}: ${err.message}` };
       throw err;
     }
     const expected = graph.tasks.find((t) => t.id === task)?.outputShape ?? [];
-    const shape = input.tensor.shape;
+    const shape = input.held.shape;
     const matches = shape.length === expected.length + 1 && shape[0]! >= 1 && expected.every((d, k) => d <= 0 || shape[k + 1] === d);
     if (!matches) {
       return { code: 'E_INPUT', message: `input ${task} has shape ${shapeText(shape)}; ${model} takes [batch, ${expected.join(', ')}]` };
@@ -79,7 +85,7 @@ export function inputsProblem(request: JobRequest, graph: TaskGraph): RequestPro
   const missing = graph.inputs.filter((t) => !fed.has(t));
   if (missing.length > 0) {
     const none = request.inputs.length === 0 ? 'the request carries no inputs: ' : '';
-    return { code: 'E_INPUT', message: `${none}no data for input task${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${model} (give a tensor or a source device for each)` };
+    return { code: 'E_INPUT', message: `${none}no data for input task${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${model} (describe the data the origin holds, or name a source device, for each)` };
   }
   return undefined;
 }

@@ -43,7 +43,7 @@ export function constraintsOf(request: JobRequest): Constraints {
 
 /** Input data travels as 8-bit pixels only when it came that way (lossless) or loss is allowed. */
 export function inputAsUint8(request: JobRequest): boolean {
-  return request.allowLossy || request.inputs.some((i) => i.tensor?.encoding === Encoding.ENCODING_UINT8);
+  return request.allowLossy || request.inputs.some((i) => (i.held ?? i.tensor)?.encoding === Encoding.ENCODING_UINT8);
 }
 
 /** The input task each JobInput feeds (an empty task id means the model's only input). */

@@ -47,15 +47,20 @@ export class PlannerService {
   private timer: NodeJS.Timeout | undefined;
   private ticks = 0;
   private stopped = false;
+  /** Bytes received and published (payloads), for the status: what coordination costs per job. */
+  private readonly traffic = { in: 0, out: 0 };
 
   constructor(private readonly options: PlannerServiceOptions) {
     const log = (options.log ?? pino({ level: 'silent' })).child({ component: 'planner', plannerId: options.id });
     this.log = log;
     this.keys = options.keys ?? generatePlannerKeys();
-    const publish: Publish = async (topic, payload, opts) => { await this.transport?.publish(topic, payload, opts); };
+    const publish: Publish = async (topic, payload, opts) => {
+      this.traffic.out += payload.byteLength;
+      await this.transport?.publish(topic, payload, opts);
+    };
     const isStopped = (): boolean => this.stopped;
     const fleet = new FleetProgress();
-    const dispatcher = new Dispatcher(options.id, this.keys, this.registry, publish, log);
+    const dispatcher = new Dispatcher(options.id, this.keys, this.registry, publish, log, options.planDag ?? false);
     this.models = new PlannerModels(this.registry, options.models ?? [], log);
     this.jobs = new JobManager(this.registry, fleet, dispatcher, new PlannerLearning(this.registry), {
       algorithm: options.algorithm, objective: options.objective, cost: options.cost,
@@ -74,6 +79,11 @@ export class PlannerService {
     return this.jobs.planned;
   }
 
+  /** Payload bytes this planner received and published since it started (its status says the same). */
+  get bytes(): { in: number; out: number } {
+    return { ...this.traffic };
+  }
+
   /** Jobs planned again (device lost, overrun, resubmission). */
   get replanned(): number {
     return this.jobs.replanned;
@@ -83,6 +93,7 @@ export class PlannerService {
     const o = this.options;
     return PlannerStatus.encode({
       plannerId: o.id, state, algorithm: o.algorithm, publicKey: this.keys.publicKeyRaw, jobsPlanned: this.jobs.planned, sentAtMs: Date.now(), version: '1', incarnation: this.incarnation,
+      bytesIn: this.traffic.in, bytesOut: this.traffic.out,
       estimates: state === PlannerState.PLANNER_STATE_ONLINE ? this.registry.estimates(Date.now()) : [],
     });
   }
@@ -94,19 +105,23 @@ export class PlannerService {
       will: { topic: topics.plannerStatus(o.id), payload: this.statusPayload(PlannerState.PLANNER_STATE_OFFLINE), qos: 1, retain: true },
     });
     const t = this.transport;
+    const counted = <M extends { bytes: number }>(handle: (m: M) => void) => (m: M): void => {
+      this.traffic.in += m.bytes;
+      handle(m);
+    };
     // Back after a broker restart or a link drop: say ONLINE at once (the broker may hold our last will).
     t.onReconnect(() => this.publishStatus());
-    await t.on('deviceStatus', filters.allDeviceStatus(), (m) => this.devices.onStatus(m));
-    await t.on('deviceProfile', filters.allDeviceProfiles(), (m) => this.devices.onProfile(m));
-    await t.on('modelCard', filters.allModelCards(), (m) => this.models.onCard(m.topic.sha256, m.bytes === 0 ? undefined : m.message), {
+    await t.on('deviceStatus', filters.allDeviceStatus(), counted((m) => this.devices.onStatus(m)));
+    await t.on('deviceProfile', filters.allDeviceProfiles(), counted((m) => this.devices.onProfile(m)));
+    await t.on('modelCard', filters.allModelCards(), counted((m) => this.models.onCard(m.topic.sha256, m.bytes === 0 ? undefined : m.message)), {
       onRefused: (r) => { this.log.warn({ err: r.error, topic: r.rawTopic }, 'model card refused'); r.ack(); },
     });
-    await t.on('jobReport', filters.jobReports(), (m) => this.jobs.onReport(m));
-    await t.on('jobResult', filters.jobResults(), (m) => this.jobs.onResult(m));
-    await t.on('clockPing', filters.allClockPings(), (m) => this.clock.onPing(m), { qos: 0 });
+    await t.on('jobReport', filters.jobReports(), counted((m) => this.jobs.onReport(m)));
+    await t.on('jobResult', filters.jobResults(), counted((m) => this.jobs.onResult(m)));
+    await t.on('clockPing', filters.allClockPings(), counted((m) => this.clock.onPing(m)), { qos: 0 });
     await t.publish(topics.plannerStatus(o.id), this.statusPayload(PlannerState.PLANNER_STATE_ONLINE), { qos: 1, retain: true });
     // Submissions last: by now the devices' retained statuses and profiles are in.
-    await t.on('jobSubmit', filters.sharedJobSubmits(o.group ?? 'planners'), (m) => this.submissions.onSubmit(m), {
+    await t.on('jobSubmit', filters.sharedJobSubmits(o.group ?? 'planners'), counted((m) => this.submissions.onSubmit(m)), {
       manualAck: true, onRefused: (r) => this.submissions.onUnreadable(r),
     });
     this.timer = setInterval(() => {
@@ -143,6 +158,8 @@ export class PlannerService {
   }
 
   private publishStatus(): void {
-    void this.transport?.publish(topics.plannerStatus(this.options.id), this.statusPayload(PlannerState.PLANNER_STATE_ONLINE), { qos: 1, retain: true }).catch(() => undefined);
+    const payload = this.statusPayload(PlannerState.PLANNER_STATE_ONLINE);
+    this.traffic.out += payload.byteLength;
+    void this.transport?.publish(topics.plannerStatus(this.options.id), payload, { qos: 1, retain: true }).catch(() => undefined);
   }
 }

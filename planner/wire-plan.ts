@@ -61,8 +61,13 @@ export function toWirePlan(core: Plan, ctx: WirePlanContext): WirePlan {
       if (input?.source === 'sourceDevice') {
         sources.push({ tensor: task, fromDevice: s.device, fromStage: '', encoding: Encoding.ENCODING_RAW });
         localInputs.push({ taskId: task, sourceDevice: input.sourceDevice ?? s.device, sourceKey: input.sourceKey });
+      } else if (input?.source === 'held' && s.device === request.originDevice) {
+        // The origin's device holds the data: its stage reads it there.
+        sources.push({ tensor: task, fromDevice: s.device, fromStage: '', encoding: Encoding.ENCODING_RAW });
+        localInputs.push({ taskId: task, held: input.held ?? null });
       } else {
-        sources.push({ tensor: task, fromDevice: request.originDevice, fromStage: '', encoding: input?.tensor?.encoding ?? Encoding.ENCODING_RAW });
+        // Sent by the origin's device to the stage that takes it (an origin that does not run the model).
+        sources.push({ tensor: task, fromDevice: request.originDevice, fromStage: '', encoding: (input?.held ?? input?.tensor)?.encoding ?? Encoding.ENCODING_RAW });
       }
     }
     const outputs: RouteInit[] = s.outputs.map((i) => {
@@ -102,6 +107,9 @@ export function toWirePlan(core: Plan, ctx: WirePlanContext): WirePlan {
     list.push(s.stageId!);
     devices.set(s.deviceId!, list);
   }
+  // An origin that sends its data on to other devices' stages gets the plan too (with no stage of its own).
+  const sendsData = stages.some((s) => s.inputs!.some((i) => i.fromStage === '' && i.fromDevice === request.originDevice && s.deviceId !== request.originDevice));
+  if (sendsData && !devices.has(request.originDevice)) devices.set(request.originDevice, []);
   const objective = request.objective;
   const plan: JobPlanInit = {
     jobId: request.jobId, attempt: ctx.attempt, originDevice: request.originDevice,
@@ -116,23 +124,25 @@ export function toWirePlan(core: Plan, ctx: WirePlanContext): WirePlan {
 }
 
 /**
- * The messages that start a job: inline input data to the stages that take it (sent as if
- * from the origin), and an empty trigger to each stage that reads its own device's data.
+ * The plan cut down to `stageId` and the stages it sends to: what a stage input must carry for
+ * its receiver to run it, and to send its outputs on, should it come before its assignment.
  */
-export function initialInputs(plan: JobPlan, request: JobRequest, inputTaskIds: readonly string[]): Array<{ deviceId: string; worker: string; message: StageInputInit }> {
-  const inputs = inputsByTask(request, inputTaskIds);
+export function planSlice(plan: JobPlan, stageId: string): JobPlan {
+  const stage = plan.stages.find((s) => s.stageId === stageId);
+  const keep = new Set([stageId, ...(stage?.outputs.map((r) => r.toStage) ?? [])]);
+  return { ...plan, tasks: [], stages: plan.stages.filter((s) => keep.has(s.stageId)) };
+}
+
+/**
+ * The messages that start a job: an empty trigger to each stage that reads data held on its
+ * own device (the origin's job data, a device's data source). No job data passes here.
+ */
+export function initialInputs(plan: JobPlan): Array<{ deviceId: string; worker: string; message: StageInputInit }> {
   const out: Array<{ deviceId: string; worker: string; message: StageInputInit }> = [];
   for (const stage of plan.stages) {
-    const inline = stage.inputs.filter((i) => i.fromStage === '' && i.fromDevice === request.originDevice && inputs.get(i.tensor)?.source === 'tensor');
-    const local = stage.inputs.filter((i) => i.fromStage === '' && stage.localInputs.some((l) => l.taskId === i.tensor));
-    const base = { jobId: plan.jobId, attempt: plan.attempt, stageId: stage.stageId, plan, fromStage: '', sentAtMs: Date.now() };
-    if (inline.length > 0) {
-      const tensors = inline.map((i) => ({ ...inputs.get(i.tensor)!.tensor!, name: i.tensor }));
-      out.push({ deviceId: stage.deviceId, worker: stage.worker, message: { ...base, fromDevice: request.originDevice, tensors } });
-    }
-    if (local.length > 0 && !(inline.length > 0 && stage.deviceId === request.originDevice)) {
-      out.push({ deviceId: stage.deviceId, worker: stage.worker, message: { ...base, fromDevice: stage.deviceId, tensors: [] } });
-    }
+    if (stage.localInputs.length === 0) continue;
+    const message = { jobId: plan.jobId, attempt: plan.attempt, stageId: stage.stageId, plan: planSlice(plan, stage.stageId), fromStage: '', sentAtMs: Date.now(), fromDevice: stage.deviceId, tensors: [] };
+    out.push({ deviceId: stage.deviceId, worker: stage.worker, message });
   }
   return out;
 }

@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   E_NO_PROGRESS: 'A job stopped making progress and the planner gave up after its last re-plan.',
   E_JOIN_EXPIRED: 'Not every input of a stage arrived in time; the stage was dropped.',
   E_CANCELLED: 'The job client closed before the result arrived.',
+  E_LOCAL: 'A program could not hand job data to its device over the device\'s local socket.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

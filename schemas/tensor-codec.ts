@@ -125,7 +125,17 @@ export function encodeTensor(tensor: TensorData, options: EncodeOptions = {}): T
  * Decodes a `Tensor` message. Raw data aligned for its element type is viewed, not
  * copied; unaligned data is copied once. Throws E_TENSOR on any inconsistency.
  */
-export function decodeTensor(message: Tensor, limits: DecodeLimits = {}): TensorData {
+/** What a `Tensor` message says of its data: checked dtype, encoding, shape and byte size. */
+interface TensorHeader {
+  dtype: TensorDType;
+  encoding: TensorEncodingName;
+  shape: number[];
+  count: number;
+  /** Bytes its data must have. */
+  bytes: number;
+}
+
+function tensorHeader(message: Tensor, maxElements: number): TensorHeader {
   const dtype = dtypeName(message.dtype);
   if (dtype === undefined) throw new EdgeweaveError('E_TENSOR', `tensor ${JSON.stringify(message.name)} has an unknown dtype ${message.dtype}`);
   const encodingKnown = Object.values(Encoding).includes(message.encoding);
@@ -134,9 +144,25 @@ export function decodeTensor(message: Tensor, limits: DecodeLimits = {}): Tensor
   if (encoding !== 'raw' && dtype !== 'float32') {
     throw new EdgeweaveError('E_TENSOR', `tensor ${JSON.stringify(message.name)}: the ${encoding} encoding applies to float32 tensors, not ${dtype}`);
   }
+  if ((encoding === 'int8' || encoding === 'uint8') && (!Number.isFinite(message.scale) || !Number.isFinite(message.zeroPoint))) {
+    throw new EdgeweaveError('E_TENSOR', `tensor ${JSON.stringify(message.name)} has a non-finite quantisation scale or zero point`);
+  }
   const shape = [...message.shape];
-  const count = elementCount(shape, limits.maxElements ?? DEFAULT_MAX_ELEMENTS);
-  const expected = count * bytesPerElement(dtype, encoding);
+  const count = elementCount(shape, maxElements);
+  return { dtype, encoding, shape, count, bytes: count * bytesPerElement(dtype, encoding) };
+}
+
+/**
+ * Checks a tensor described without its data (a job input the origin holds): dtype, encoding,
+ * quantisation and shape as `decodeTensor` would, data empty. Throws E_TENSOR when wrong.
+ */
+export function describedTensorProblem(message: Tensor, maxElements = DEFAULT_MAX_ELEMENTS): void {
+  tensorHeader(message, maxElements);
+  if (message.data.byteLength !== 0) throw new EdgeweaveError('E_TENSOR', `tensor ${JSON.stringify(message.name)} describes data it should not carry (${message.data.byteLength} bytes)`);
+}
+
+export function decodeTensor(message: Tensor, limits: DecodeLimits = {}): TensorData {
+  const { dtype, encoding, shape, count, bytes: expected } = tensorHeader(message, limits.maxElements ?? DEFAULT_MAX_ELEMENTS);
   const data = message.data;
   if (data.byteLength !== expected) {
     throw new EdgeweaveError('E_TENSOR', `tensor ${JSON.stringify(message.name)} of shape [${shape.join(', ')}] ${dtype}/${encoding} needs ${expected} bytes, has ${data.byteLength}`);
@@ -147,9 +173,6 @@ export function decodeTensor(message: Tensor, limits: DecodeLimits = {}): Tensor
     case 'float16': values = fromFloat16(data, count); break;
     case 'int8':
     case 'uint8': {
-      if (!Number.isFinite(message.scale) || !Number.isFinite(message.zeroPoint)) {
-        throw new EdgeweaveError('E_TENSOR', `tensor ${JSON.stringify(message.name)} has a non-finite quantisation scale or zero point`);
-      }
       values = dequantise(data, count, encoding === 'int8', message.scale, message.zeroPoint);
       break;
     }

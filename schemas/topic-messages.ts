@@ -1,6 +1,6 @@
 /** Which message travels on which kind of topic (docs/PROTOCOL.md's table, as data). */
 import {
-  DeviceStatus, DeviceProfile, Assignment, StageInput, JobRequest, JobPlan, StageReport, JobResult, ClockPing, ClockPong, PlannerStatus, ModelCard,
+  DeviceStatus, DeviceProfile, Assignment, StageInput, JobRequest, JobPlan, StageReport, JobResult, ClockPing, ClockPong, PlannerStatus, ModelCard, HeldInputs,
 } from './generated/edgeweave.ts';
 import type { MessageCodec } from './proto-runtime.ts';
 import type { ParsedTopic, TopicKind } from './topics.ts';
@@ -12,6 +12,7 @@ export interface TopicMessages {
   deviceAssign: Assignment;
   deviceInbox: StageInput;
   workerInbox: StageInput;
+  deviceHold: HeldInputs;
   jobSubmit: JobRequest;
   jobRejected: JobResult;
   jobPlan: JobPlan;
@@ -35,6 +36,7 @@ export const MESSAGE_OF_TOPIC: { readonly [K in MessageKind]: MessageCodec<Topic
   deviceAssign: Assignment,
   deviceInbox: StageInput,
   workerInbox: StageInput,
+  deviceHold: HeldInputs,
   jobSubmit: JobRequest,
   jobRejected: JobResult,
   jobPlan: JobPlan,

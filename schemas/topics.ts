@@ -27,6 +27,7 @@ export type ParsedTopic =
   | { kind: 'deviceProfile'; deviceId: string }
   | { kind: 'deviceAssign'; deviceId: string }
   | { kind: 'deviceInbox'; deviceId: string }
+  | { kind: 'deviceHold'; deviceId: string }
   | { kind: 'workerInbox'; deviceId: string; workerId: string }
   | { kind: 'jobSubmit'; originId: string }
   | { kind: 'jobRejected'; originId: string }
@@ -57,6 +58,8 @@ export const topics = {
   deviceProfile: (deviceId: string) => `${TOPIC_ROOT}/devices/${id('device', deviceId)}/profile`,
   deviceAssign: (deviceId: string) => `${TOPIC_ROOT}/devices/${id('device', deviceId)}/assign`,
   deviceInbox: (deviceId: string) => `${TOPIC_ROOT}/devices/${id('device', deviceId)}/inbox`,
+  /** Job input data an origin hands its own device from another host (HeldInputs). */
+  deviceHold: (deviceId: string) => `${TOPIC_ROOT}/devices/${id('device', deviceId)}/hold`,
   workerInbox: (deviceId: string, workerId: string) =>
     `${TOPIC_ROOT}/devices/${id('device', deviceId)}/workers/${id('worker', workerId)}/inbox`,
   jobSubmit: (originId: string) => `${TOPIC_ROOT}/jobs/${id('origin', originId)}/submit`,
@@ -122,6 +125,7 @@ export function parseTopic(topic: string): ParsedTopic | undefined {
           case 'profile': return { kind: 'deviceProfile', deviceId: d };
           case 'assign': return { kind: 'deviceAssign', deviceId: d };
           case 'inbox': return { kind: 'deviceInbox', deviceId: d };
+          case 'hold': return { kind: 'deviceHold', deviceId: d };
           default: return undefined;
         }
       }

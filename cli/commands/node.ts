@@ -38,6 +38,8 @@ export const command: Command = {
     ['--profile-layers', 'also profile the unfused (per-layer) DAG'],
     ['--profile-runs <n>', 'timed runs per task when profiling (default 3)'],
     ['--debug-json', 'mirror every message this device publishes as JSON under edgeweave/v1/debug/...'],
+    ['--local-socket <path|off>', 'where programs on this host hand the device job data (default: a Unix socket under the temporary directory; off: none, they use MQTT)'],
+    ['--held-mib <MiB>', 'job data held for this device\'s jobs at most (default 256)'],
   ],
   options: {
     id: { type: 'string' },
@@ -59,6 +61,8 @@ export const command: Command = {
     'profile-layers': { type: 'boolean' },
     'profile-runs': { type: 'string' },
     'debug-json': { type: 'boolean' },
+    'local-socket': { type: 'string' },
+    'held-mib': { type: 'string' },
   },
   async run(ctx) {
     const config = deviceConfigOf(ctx.values);
@@ -111,5 +115,12 @@ export function deviceConfigOf(values: Parameters<Command['run']>[0]['values']):
   if (power !== undefined) config.power = power as PowerPresetName;
   if (radio !== undefined) config.radio = radio as RadioKind;
   if (engine !== undefined && engine !== '') config.engine = engine as DeviceConfig['engine'] & string;
+  const socket = stringOption(values, 'local-socket');
+  if (socket === 'off') config.localSocket = false;
+  else if (socket !== undefined) {
+    if (socket === '' || socket.length > 100) throw new EdgeweaveError('E_USAGE', `--local-socket "${socket}": give a path of at most 100 characters, or off`);
+    config.localSocket = socket;
+  }
+  if (values['held-mib'] !== undefined) config.heldBytes = numberOption(values, 'held-mib', 256, { min: 1 }) * 2 ** 20;
   return config;
 }

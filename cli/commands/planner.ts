@@ -39,6 +39,7 @@ export const command: Command = {
     ['--energy-weight <w>', 'weight of the origin\'s energy (per joule) with --objective weighted (default 1)'],
     ['--models <list>', 'optional: model.json paths it may plan by path; models the devices hold are learned from them'],
     ['--debug-json', 'mirror every message this planner publishes as JSON under edgeweave/v1/debug/...'],
+    ['--plan-dag', 'send each plan to its origin with the job\'s task DAG, for viewers such as the dashboard (default: the plan alone)'],
   ],
   options: {
     ...CONNECTION_OPTIONS,
@@ -49,6 +50,7 @@ export const command: Command = {
     'energy-weight': { type: 'string' },
     models: { type: 'string' },
     'debug-json': { type: 'boolean' },
+    'plan-dag': { type: 'boolean' },
   },
   async run(ctx) {
     const id = stringOption(ctx.values, 'id') ?? `planner-${randomBytes(3).toString('hex')}`;
@@ -57,7 +59,7 @@ export const command: Command = {
     if (!isAlgorithmName(algorithm)) throw new EdgeweaveError('E_USAGE', `--algorithm must be one of ${ALGORITHM_NAMES.join(', ')}, got "${algorithm}"`);
     const objective = objectiveOption(ctx.values);
     const models = (stringOption(ctx.values, 'models') ?? '').split(',').map((m) => m.trim()).filter((m) => m !== '');
-    const service = new PlannerService({ id, ...connectionOf(ctx), algorithm, models, log: ctx.log, debugJson: ctx.values['debug-json'] === true, ...(objective ? { objective } : {}) });
+    const service = new PlannerService({ id, ...connectionOf(ctx), algorithm, models, log: ctx.log, debugJson: ctx.values['debug-json'] === true, planDag: ctx.values['plan-dag'] === true, ...(objective ? { objective } : {}) });
     await service.start();
     const signal = await ctx.stopSignal;
     ctx.log.info({ signal, planned: service.planned }, 'stopping');

@@ -52,6 +52,8 @@ export interface SystemOptions {
    * planner, these devices (no others can start) and an observer for the watcher and the dashboard.
    */
   secure?: { devices: readonly string[] };
+  /** The planner sends each plan with the job's task DAG, for the dashboard (default true). */
+  planDag?: boolean;
   /** Aborting it ends every wait for readiness at once (a stop on SIGINT/SIGTERM): they reject with its reason. */
   signal?: AbortSignal;
 }
@@ -158,7 +160,7 @@ export class EmulatedSystem {
       const logins = new Logins(conn, caPath, secure);
       watcher = await SystemWatcher.connect(logins.client(), log);
       const planner = logins.process(options.plannerId);
-      const plannerProcess = procs.start('planner', ['planner', '--broker', conn.brokerUrl, '--id', options.plannerId, '--algorithm', 'auto', ...planner.args], planner.env);
+      const plannerProcess = procs.start('planner', ['planner', '--broker', conn.brokerUrl, '--id', options.plannerId, '--algorithm', 'auto', ...(options.planDag === false ? [] : ['--plan-dag']), ...planner.args], planner.env);
       const w = watcher;
       await untilExit([plannerProcess], (signal) => w.waitFor(() => w.plannerOnline(), 'the planner', undefined, signal), options.signal);
       const common = ['--broker', conn.brokerUrl, '--data-dir', dataDir, '--models', options.models.join(',')];

@@ -224,6 +224,14 @@ export const DESCRIPTOR = {
                   "rule": "repeated",
                   "type": "ModelProblem",
                   "id": 22
+                },
+                "localSocket": {
+                  "type": "string",
+                  "id": 23
+                },
+                "hostId": {
+                  "type": "string",
+                  "id": 24
                 }
               }
             },
@@ -482,7 +490,8 @@ export const DESCRIPTOR = {
                 "source": {
                   "oneof": [
                     "tensor",
-                    "sourceDevice"
+                    "sourceDevice",
+                    "held"
                   ]
                 }
               },
@@ -498,6 +507,10 @@ export const DESCRIPTOR = {
                 "sourceDevice": {
                   "type": "string",
                   "id": 3
+                },
+                "held": {
+                  "type": "Tensor",
+                  "id": 5
                 },
                 "sourceKey": {
                   "type": "string",
@@ -829,6 +842,10 @@ export const DESCRIPTOR = {
                 "resendResult": {
                   "type": "bool",
                   "id": 23
+                },
+                "capability": {
+                  "type": "bytes",
+                  "id": 24
                 }
               }
             },
@@ -1240,6 +1257,14 @@ export const DESCRIPTOR = {
                 "incarnation": {
                   "type": "string",
                   "id": 9
+                },
+                "bytesIn": {
+                  "type": "double",
+                  "id": 10
+                },
+                "bytesOut": {
+                  "type": "double",
+                  "id": 11
                 }
               }
             },
@@ -1272,6 +1297,68 @@ export const DESCRIPTOR = {
                 "queuedMs": {
                   "type": "double",
                   "id": 7
+                }
+              }
+            },
+            "HeldInputs": {
+              "fields": {
+                "jobId": {
+                  "type": "string",
+                  "id": 1
+                },
+                "originDevice": {
+                  "type": "string",
+                  "id": 2
+                },
+                "tensors": {
+                  "rule": "repeated",
+                  "type": "Tensor",
+                  "id": 3
+                },
+                "keepMs": {
+                  "type": "uint32",
+                  "id": 4
+                }
+              }
+            },
+            "LocalRequest": {
+              "oneofs": {
+                "request": {
+                  "oneof": [
+                    "hold",
+                    "submit",
+                    "release"
+                  ]
+                }
+              },
+              "fields": {
+                "id": {
+                  "type": "uint32",
+                  "id": 1
+                },
+                "hold": {
+                  "type": "HeldInputs",
+                  "id": 2
+                },
+                "submit": {
+                  "type": "bytes",
+                  "id": 3
+                },
+                "release": {
+                  "type": "string",
+                  "id": 4
+                }
+              }
+            },
+            "LocalReply": {
+              "fields": {
+                "id": {
+                  "type": "uint32",
+                  "id": 1
+                },
+                "error": {
+                  "type": "ErrorInfo",
+                  "id": 2
                 }
               }
             },
@@ -1482,6 +1569,8 @@ export interface DeviceStatus {
   traceStartedAtMs: number;
   modelRefs: ModelRef[];
   modelProblems: ModelProblem[];
+  localSocket: string;
+  hostId: string;
 }
 
 export interface DeviceStatusInit {
@@ -1507,6 +1596,8 @@ export interface DeviceStatusInit {
   traceStartedAtMs?: number;
   modelRefs?: ModelRefInit[];
   modelProblems?: ModelProblemInit[];
+  localSocket?: string;
+  hostId?: string;
 }
 
 export const DeviceStatus: MessageCodec<DeviceStatus, DeviceStatusInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.DeviceStatus');
@@ -1683,16 +1774,18 @@ export interface JobInput {
   taskId: string;
   tensor?: Tensor | null;
   sourceDevice?: string | null;
+  held?: Tensor | null;
   sourceKey: string;
-  source?: 'tensor' | 'sourceDevice';
+  source?: 'tensor' | 'sourceDevice' | 'held';
 }
 
 export interface JobInputInit {
   taskId?: string;
   tensor?: TensorInit | null;
   sourceDevice?: string | null;
+  held?: TensorInit | null;
   sourceKey?: string;
-  source?: 'tensor' | 'sourceDevice' | null;
+  source?: 'tensor' | 'sourceDevice' | 'held' | null;
 }
 
 export const JobInput: MessageCodec<JobInput, JobInputInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.JobInput');
@@ -1861,6 +1954,7 @@ export interface JobPlan {
   tasks: TaskSpec[];
   predictedLocalLatencyMs: number;
   resendResult: boolean;
+  capability: Uint8Array;
 }
 
 export interface JobPlanInit {
@@ -1887,6 +1981,7 @@ export interface JobPlanInit {
   tasks?: TaskSpecInit[];
   predictedLocalLatencyMs?: number;
   resendResult?: boolean;
+  capability?: Uint8Array;
 }
 
 export const JobPlan: MessageCodec<JobPlan, JobPlanInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.JobPlan');
@@ -2117,6 +2212,8 @@ export interface PlannerStatus {
   version: string;
   estimates: DeviceEstimate[];
   incarnation: string;
+  bytesIn: number;
+  bytesOut: number;
 }
 
 export interface PlannerStatusInit {
@@ -2129,6 +2226,8 @@ export interface PlannerStatusInit {
   version?: string;
   estimates?: DeviceEstimateInit[];
   incarnation?: string;
+  bytesIn?: number;
+  bytesOut?: number;
 }
 
 export const PlannerStatus: MessageCodec<PlannerStatus, PlannerStatusInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.PlannerStatus');
@@ -2154,6 +2253,52 @@ export interface DeviceEstimateInit {
 }
 
 export const DeviceEstimate: MessageCodec<DeviceEstimate, DeviceEstimateInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.DeviceEstimate');
+
+export interface HeldInputs {
+  jobId: string;
+  originDevice: string;
+  tensors: Tensor[];
+  keepMs: number;
+}
+
+export interface HeldInputsInit {
+  jobId?: string;
+  originDevice?: string;
+  tensors?: TensorInit[];
+  keepMs?: number;
+}
+
+export const HeldInputs: MessageCodec<HeldInputs, HeldInputsInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.HeldInputs');
+
+export interface LocalRequest {
+  id: number;
+  hold?: HeldInputs | null;
+  submit?: Uint8Array | null;
+  release?: string | null;
+  request?: 'hold' | 'submit' | 'release';
+}
+
+export interface LocalRequestInit {
+  id?: number;
+  hold?: HeldInputsInit | null;
+  submit?: Uint8Array | null;
+  release?: string | null;
+  request?: 'hold' | 'submit' | 'release' | null;
+}
+
+export const LocalRequest: MessageCodec<LocalRequest, LocalRequestInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.LocalRequest');
+
+export interface LocalReply {
+  id: number;
+  error: ErrorInfo | null;
+}
+
+export interface LocalReplyInit {
+  id?: number;
+  error?: ErrorInfoInit | null;
+}
+
+export const LocalReply: MessageCodec<LocalReply, LocalReplyInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.LocalReply');
 
 export interface ClockPing {
   deviceId: string;

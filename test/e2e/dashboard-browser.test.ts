@@ -75,6 +75,7 @@ describe('dashboard — in headless Chromium', { skip }, () => {
     writeFileSync(trace, '0\t8\n1\t3\n2\t12\n3\t5\n');
     cluster = await startCluster({
       wsPort: 0,
+      planDag: true,
       devices: [
         { id: 'car1', role: 'iot', models: ['inception'], link: { upBps: 10e6, downBps: 20e6, rttMs: 10 }, tracePath: trace },
         { id: 'edge1', role: 'edge', models: ['inception'], link: { upBps: 200e6, downBps: 200e6, rttMs: 2 } },

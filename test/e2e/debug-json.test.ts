@@ -32,6 +32,9 @@ test('debug mirror — --debug-json publishes each message as readable JSON unde
   assert.ok(Array.isArray(json['stages']));
   const submit = reader.inbox.messages.find((m) => m.topic === 'edgeweave/v1/debug/jobs/car1/submit');
   assert.ok(submit, 'the job client mirrored its request');
-  const request = JSON.parse(submit.payload.toString('utf8')) as { inputs: Array<{ tensor: { data: string } }> };
-  assert.match(request.inputs[0]!.tensor.data, /^<\d+ bytes>$/, 'tensor bytes are summarised, not dumped');
+  // The request describes its data (held by car1's device), readable, with no bytes of it.
+  const request = JSON.parse(submit.payload.toString('utf8')) as { inputs: Array<{ tensor?: unknown; held: { shape: number[]; data?: string } }> };
+  assert.equal(request.inputs[0]!.tensor, undefined);
+  assert.deepEqual(request.inputs[0]!.held.shape, [1, ...inputs[0]!.tensor!.shape!.slice(1)]);
+  assert.ok(request.inputs[0]!.held.data === undefined || /^(<0 bytes>)?$/.test(request.inputs[0]!.held.data), `data: ${request.inputs[0]!.held.data}`);
 });

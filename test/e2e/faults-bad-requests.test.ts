@@ -5,6 +5,7 @@ import { connectClient, subscribe, type TestClient } from '../support/mqtt.ts';
 import { SETUP_TIMEOUT_MS, TEARDOWN_TIMEOUT_MS, closeInOrder } from '../support/wait.ts';
 import { getTaskGraph } from '../../models/task-graph.ts';
 import { buildJobInputs } from '../../node-runtime/job-inputs.ts';
+import { splitJobData } from '../../node-runtime/client-handover.ts';
 import { DType, Encoding, JobRequest, JobResult, JobStatus, type JobInputInit, type JobRequestInit } from '../../schemas/generated/edgeweave.ts';
 import { filters, topics } from '../../schemas/topics.ts';
 
@@ -46,8 +47,10 @@ describe('faults — malformed job requests are answered, at once, to their orig
   }, { timeout: TEARDOWN_TIMEOUT_MS });
 
   test('faults — each malformed request gets a typed REJECTED answer within 1 s, and nothing is planned', async () => {
-    const req = (jobId: string, extra: Partial<JobRequestInit> = {}): JobRequestInit => ({ jobId, originDevice: 'car1', model: { name: 'chain' }, inputs: good, fused: true, ...extra });
-    const tensorInput = (tensor: Record<string, unknown>): JobInputInit[] => [{ taskId: good[0]!.taskId ?? '', tensor: { name: good[0]!.taskId ?? '', dtype: DType.DTYPE_FLOAT32, encoding: Encoding.ENCODING_RAW, ...tensor } }];
+    // As a client submits them: the data described, held by the origin's device.
+    const described = splitJobData({ inputs: good }).wire.inputs!;
+    const req = (jobId: string, extra: Partial<JobRequestInit> = {}): JobRequestInit => ({ jobId, originDevice: 'car1', model: { name: 'chain' }, inputs: described, fused: true, ...extra });
+    const heldInput = (tensor: Record<string, unknown>): JobInputInit[] => [{ taskId: good[0]!.taskId ?? '', held: { name: good[0]!.taskId ?? '', dtype: DType.DTYPE_FLOAT32, encoding: Encoding.ENCODING_RAW, data: new Uint8Array(0), ...tensor } }];
     const count = inputShape.reduce((a, b) => a * b, 1);
     const long = 'j'.repeat(65);
     const onTopic = (name: string, jobId: string, code: string, init: JobRequestInit, origin = 'car1'): Case => ({ name, origin, payload: JobRequest.encode(init), answerJobId: jobId, onRejectedTopic: false, code });
@@ -58,12 +61,13 @@ describe('faults — malformed job requests are answered, at once, to their orig
       { name: 'a payload that is not protobuf', origin: 'car1', payload: Buffer.from([0x0a, 0xff, 0x01, 0x41]), answerJobId: '', onRejectedTopic: true, code: 'E_DECODE' },
       { name: 'a truncated request', origin: 'car1', payload: JobRequest.encode(req('cut-short')).subarray(0, 9), answerJobId: '', onRejectedTopic: true, code: 'E_DECODE' },
       onTopic('no inputs', 'no-inputs', 'E_INPUT', req('no-inputs', { inputs: [] })),
-      onTopic('a surplus input', 'surplus', 'E_INPUT', req('surplus', { inputs: [...good, { taskId: 'not-an-input', tensor: { dtype: DType.DTYPE_FLOAT32, shape: [1], data: f32([0]) } }] })),
-      onTopic('the same input twice', 'twice', 'E_INPUT', req('twice', { inputs: [...good, ...good] })),
-      onTopic('a missing input of a two-input model', 'one-of-two', 'E_INPUT', req('one-of-two', { model: { name: 'fusion' }, inputs: [camera] })),
-      onTopic('tensor bytes that disagree with its shape', 'short-bytes', 'E_TENSOR', req('short-bytes', { inputs: tensorInput({ shape: [1, ...inputShape], data: f32([1, 2, 3]) }) })),
-      onTopic('a tensor that is not the model\'s input shape', 'wrong-shape', 'E_INPUT', req('wrong-shape', { inputs: tensorInput({ shape: [1, count + 1], data: f32(Array(count + 1).fill(0)) }) })),
-      onTopic('a tensor holding NaN', 'nan', 'E_TENSOR', req('nan', { inputs: tensorInput({ shape: [1, ...inputShape], data: f32(Array(count).fill(Number.NaN)) }) })),
+      onTopic('a surplus input', 'surplus', 'E_INPUT', req('surplus', { inputs: [...described, { taskId: 'not-an-input', held: { dtype: DType.DTYPE_FLOAT32, shape: [1], data: new Uint8Array(0) } }] })),
+      onTopic('the same input twice', 'twice', 'E_INPUT', req('twice', { inputs: [...described, ...described] })),
+      onTopic('a missing input of a two-input model', 'one-of-two', 'E_INPUT', req('one-of-two', { model: { name: 'fusion' }, inputs: splitJobData({ inputs: [camera] }).wire.inputs! })),
+      onTopic('the data itself, sent to the planner', 'inline-data', 'E_INPUT', req('inline-data', { inputs: good })),
+      onTopic('a description that carries data', 'carries-data', 'E_TENSOR', req('carries-data', { inputs: heldInput({ shape: [1, ...inputShape], data: f32([1, 2, 3]) }) })),
+      onTopic('an unknown dtype', 'bad-dtype', 'E_TENSOR', req('bad-dtype', { inputs: heldInput({ shape: [1, ...inputShape], dtype: 42 }) })),
+      onTopic('a tensor that is not the model\'s input shape', 'wrong-shape', 'E_INPUT', req('wrong-shape', { inputs: heldInput({ shape: [1, count + 1] }) })),
       onTopic('an input with neither data nor a source', 'no-source', 'E_INPUT', req('no-source', { inputs: [{ taskId: good[0]!.taskId ?? '' }] })),
       onTopic('an unknown model', 'no-model', 'E_MODEL_NOT_FOUND', req('no-model', { model: { name: 'no-such-model' } })),
       onTopic('no model at all', 'unnamed', 'E_MODEL_NOT_FOUND', req('unnamed', { model: { name: '' } })),

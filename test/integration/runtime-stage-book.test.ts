@@ -75,6 +75,7 @@ class TestServices implements DeviceServices {
   release(key: string): Promise<void> { this.ledger.release(key); return Promise.resolve(); }
   sendDelay(): Promise<number> { return Promise.resolve(0); }
   receiveDelay(): Promise<number> { return Promise.resolve(0); }
+  heldInput(): Promise<undefined> { return Promise.resolve(undefined); }
   clockOffsetMs(): number { return 0; }
   clockUncertaintyMs(): number { return -1; }
   stageQueued(): void {}

@@ -4,7 +4,8 @@ Usage: python3 python_client.py <generated-dir> <host> <port> <origin> <model id
 Learns the model's input (name, shape, preprocessing) from the retained model cards and device
 statuses (docs/PROTOCOL.md, "Models"), submits a job and prints one JSON line: the input it
 learned, the result's status, error, output shape, the first output values and the top 5
-classes. Runs on paho-mqtt 1.x and 2.x; the classes come from
+classes. As an origin that is not a device, it describes its data in the submission and, once
+the plan comes, sends the data itself to the stages that take it (docs/PROTOCOL.md, "Job inputs"). Runs on paho-mqtt 1.x and 2.x; the classes come from
 `protoc --proto_path=schemas --python_out=<generated-dir> schemas/edgeweave.proto`.
 """
 import json
@@ -24,6 +25,8 @@ done = threading.Event()
 outcome = {}
 cards = {}  # sha256 -> ModelCard
 held = {}  # device id -> set of sha256 it holds while ONLINE
+data_sent = set()  # attempts whose data went out
+job_data = {}  # the input tensor, once built
 
 
 def on_message(client, userdata, msg):
@@ -37,6 +40,9 @@ def on_message(client, userdata, msg):
         online = status.state == ew.DEVICE_STATE_ONLINE
         held[status.device_id] = {r.sha256 for r in status.model_refs} if online else set()
         return
+    if msg.topic.endswith("/plan"):
+        send_data(client, ew.JobPlan.FromString(msg.payload))
+        return
     result = ew.JobResult.FromString(msg.payload)
     if result.job_id != job:
         return
@@ -48,9 +54,32 @@ def on_message(client, userdata, msg):
     done.set()
 
 
+def send_data(client, plan):
+    """The job's data, straight to each stage that takes it from this origin, once per attempt."""
+    if plan.job_id != job or plan.attempt in data_sent or "tensor" not in job_data:
+        return
+    data_sent.add(plan.attempt)
+    for stage in plan.stages:
+        names = [i.tensor for i in stage.inputs if i.from_stage == "" and i.from_device == origin]
+        if not names:
+            continue
+        tensors = []
+        for name in names:
+            t = ew.Tensor()
+            t.CopyFrom(job_data["tensor"])
+            t.name = name
+            tensors.append(t)
+        stage_input = ew.StageInput(job_id=plan.job_id, attempt=plan.attempt, stage_id=stage.stage_id, from_device=origin, from_stage="",
+                                    tensors=tensors, capability=plan.capability)
+        stage_input.plan.CopyFrom(plan)
+        inbox = "edgeweave/v1/devices/%s/workers/%s/inbox" % (stage.device_id, stage.worker) if stage.worker else "edgeweave/v1/devices/%s/inbox" % stage.device_id
+        client.publish(inbox, stage_input.SerializeToString(), qos=1)
+
+
 def on_connect(client, userdata, *rest):  # paho 1.x: (flags, rc); 2.x: (flags, reason_code, properties)
     client.subscribe("edgeweave/v1/jobs/%s/+/result" % origin, qos=1)
     client.subscribe("edgeweave/v1/jobs/%s/rejected" % origin, qos=1)
+    client.subscribe("edgeweave/v1/jobs/%s/+/plan" % origin, qos=1)
     client.subscribe("edgeweave/v1/models/+", qos=1)
     client.subscribe("edgeweave/v1/devices/+/status", qos=1)
 
@@ -85,8 +114,10 @@ for d in shape:
 lo, hi = (spec.range_min, spec.range_max) if spec.range_max > spec.range_min else (0.0, 1.0)
 rng = random.Random(7)
 data = struct.pack("<%df" % count, *[lo + (hi - lo) * rng.random() for _ in range(count)])
+job_data["tensor"] = ew.Tensor(dtype=ew.DTYPE_FLOAT32, shape=[1] + shape, data=data, name=spec.name)
+# The submission describes the data (no bytes): the planner never sees job data.
 request = ew.JobRequest(job_id=job, origin_device=origin, model=ew.ModelRef(name=card.model.name, sha256=card.model.sha256), top_k=5,
-                        inputs=[ew.JobInput(task_id=spec.name, tensor=ew.Tensor(dtype=ew.DTYPE_FLOAT32, shape=[1] + shape, data=data))])
+                        inputs=[ew.JobInput(task_id=spec.name, held=ew.Tensor(dtype=ew.DTYPE_FLOAT32, shape=[1] + shape, name=spec.name))])
 outcome.update(input=spec.name, input_shape=shape, dtype=spec.dtype, sha256=card.model.sha256)
 client.publish("edgeweave/v1/jobs/%s/submit" % origin, request.SerializeToString(), qos=1)
 ok = done.wait(30)

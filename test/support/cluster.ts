@@ -30,6 +30,8 @@ export interface DeviceSetup {
   data?: Record<string, DataSourceSpec>;
   memoryMiB?: number;
   profile?: boolean;
+  /** false: the device offers no local socket (programs hand it job data over MQTT). */
+  localSocket?: false;
 }
 
 export interface ClusterOptions {
@@ -49,6 +51,8 @@ export interface ClusterOptions {
   maxPayloadBytes?: number;
   /** The broker URL a device uses, when it must differ (a proxy in front of the broker). */
   deviceBrokerUrl?: (deviceId: string) => string | undefined;
+  /** Planners send each plan with the job's task DAG (PlannerServiceOptions.planDag). */
+  planDag?: boolean;
   /** Planners sign capabilities with these keys (tests that forge or check them). */
   plannerKeys?: PlannerKeys;
   log?: Logger;
@@ -187,7 +191,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   try {
     for (let i = 0; i < (options.planners ?? 1); i++) {
       const id = `p${i + 1}`;
-      const p = new PlannerService({ id, brokerUrl, algorithm: options.algorithm ?? 'auto', log, ...login(id), ...(options.plannerKeys ? { keys: options.plannerKeys } : {}) });
+      const p = new PlannerService({ id, brokerUrl, algorithm: options.algorithm ?? 'auto', log, ...login(id), planDag: options.planDag ?? false, ...(options.plannerKeys ? { keys: options.plannerKeys } : {}) });
       plannerNames.set(p, id);
       planners.push(p); // before it starts, so a failed start is still closed
       await withTimeout(p.start(), PLANNER_START_TIMEOUT_MS, `starting planner ${id} (connecting to ${brokerUrl} and subscribing)`);
@@ -201,6 +205,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       };
       if (d.link) config.link = d.link;
       if (d.tracePath) config.tracePath = d.tracePath;
+      if (d.localSocket === false) config.localSocket = false;
       const device = new Device(config, log.child({ deviceId: d.id }));
       devices.set(d.id, device); // before it starts, so a failed start is still stopped
       await withTimeout(device.start(), DEVICE_START_TIMEOUT_MS,

@@ -16,8 +16,10 @@ const GRAPH: TaskGraph = {
 };
 
 const f32 = (n: number, fill = 0.5): Uint8Array => new Uint8Array(new Float32Array(n).fill(fill).buffer);
-const img = { taskId: 'img', tensor: { dtype: DType.DTYPE_FLOAT32, shape: [1, 4, 4, 3], data: f32(48) } };
-const imu = { taskId: 'imu', tensor: { dtype: DType.DTYPE_FLOAT32, shape: [1, 8], data: f32(8) } };
+const none = new Uint8Array(0);
+// Inputs as submitted: described, their data held by the origin's device.
+const img = { taskId: 'img', held: { dtype: DType.DTYPE_FLOAT32, shape: [1, 4, 4, 3], data: none } };
+const imu = { taskId: 'imu', held: { dtype: DType.DTYPE_FLOAT32, shape: [1, 8], data: none } };
 const request = (over: Partial<JobRequestInit> = {}): JobRequest => JobRequest.create({ jobId: 'j1', originDevice: 'car1', model: { name: 'two-in' }, inputs: [img, imu], ...over });
 
 const requestCases: Array<[string, JobRequest, string, string | undefined]> = [
@@ -39,18 +41,20 @@ for (const [name, req, origin, code] of requestCases) {
 const inputCases: Array<[string, Partial<JobRequestInit>, string | undefined, RegExp?]> = [
   ['every input once', {}, undefined],
   ['a source device for one input', { inputs: [img, { taskId: 'imu', sourceDevice: 'edge1', sourceKey: 'imu0' }] }, undefined],
-  ['batch of two', { inputs: [{ taskId: 'img', tensor: { ...img.tensor, shape: [2, 4, 4, 3], data: f32(96) } }, imu] }, undefined],
-  ['8-bit pixels', { inputs: [{ taskId: 'img', tensor: { dtype: DType.DTYPE_FLOAT32, encoding: Encoding.ENCODING_UINT8, shape: [1, 4, 4, 3], data: new Uint8Array(48), scale: 1 / 255 } }, imu] }, undefined],
+  ['batch of two', { inputs: [{ taskId: 'img', held: { ...img.held, shape: [2, 4, 4, 3] } }, imu] }, undefined],
+  ['8-bit pixels', { inputs: [{ taskId: 'img', held: { dtype: DType.DTYPE_FLOAT32, encoding: Encoding.ENCODING_UINT8, shape: [1, 4, 4, 3], data: none, scale: 1 / 255 } }, imu] }, undefined],
   ['no inputs', { inputs: [] }, 'E_INPUT', /no inputs/],
   ['one input missing', { inputs: [img] }, 'E_INPUT', /imu/],
   ['an input given twice', { inputs: [img, imu, img] }, 'E_INPUT', /twice/],
-  ['a surplus input', { inputs: [img, imu, { taskId: 'm', tensor: imu.tensor }] }, 'E_INPUT', /not an input/],
-  ['an input naming no task in a two-input model', { inputs: [{ tensor: img.tensor }, imu] }, 'E_INPUT', /set task_id/],
-  ['bytes that disagree with the shape', { inputs: [{ taskId: 'img', tensor: { ...img.tensor, data: f32(47) } }, imu] }, 'E_TENSOR', /needs 192 bytes/],
-  ['NaN', { inputs: [img, { taskId: 'imu', tensor: { ...imu.tensor, data: f32(8, Number.NaN) } }] }, 'E_TENSOR', /NaN/],
-  ['an unknown dtype', { inputs: [img, { taskId: 'imu', tensor: { ...imu.tensor, dtype: 42 as DType } }] }, 'E_TENSOR', /dtype/],
-  ['not the model\'s shape', { inputs: [{ taskId: 'img', tensor: { ...img.tensor, shape: [1, 4, 3, 4] } }, imu] }, 'E_INPUT', /takes \[batch, 4, 4, 3\]/],
-  ['no batch dimension', { inputs: [{ taskId: 'img', tensor: { ...img.tensor, shape: [4, 4, 3] } }, imu] }, 'E_INPUT', /shape/],
+  ['a surplus input', { inputs: [img, imu, { taskId: 'm', held: imu.held }] }, 'E_INPUT', /not an input/],
+  ['an input naming no task in a two-input model', { inputs: [{ held: img.held }, imu] }, 'E_INPUT', /set task_id/],
+  ['the data itself, sent to the planner', { inputs: [{ taskId: 'img', tensor: { ...img.held, data: f32(48) } }, imu] }, 'E_INPUT', /never passes through a planner/],
+  ['a description that carries data', { inputs: [{ taskId: 'img', held: { ...img.held, data: f32(48) } }, imu] }, 'E_TENSOR', /should not carry/],
+  ['an unknown dtype', { inputs: [img, { taskId: 'imu', held: { ...imu.held, dtype: 42 as DType } }] }, 'E_TENSOR', /dtype/],
+  ['an unknown encoding', { inputs: [img, { taskId: 'imu', held: { ...imu.held, encoding: 9 as Encoding } }] }, 'E_TENSOR', /encoding/],
+  ['a non-finite quantisation scale', { inputs: [{ taskId: 'img', held: { ...img.held, encoding: Encoding.ENCODING_UINT8, scale: Number.NaN } }, imu] }, 'E_TENSOR', /scale/],
+  ['not the model\'s shape', { inputs: [{ taskId: 'img', held: { ...img.held, shape: [1, 4, 3, 4] } }, imu] }, 'E_INPUT', /takes \[batch, 4, 4, 3\]/],
+  ['no batch dimension', { inputs: [{ taskId: 'img', held: { ...img.held, shape: [4, 4, 3] } }, imu] }, 'E_INPUT', /shape/],
   ['neither data nor a source', { inputs: [img, { taskId: 'imu' }] }, 'E_INPUT', /neither/],
   ['a source device that is no id', { inputs: [img, { taskId: 'imu', sourceDevice: 'no such/device' }] }, 'E_INPUT', /source device/],
 ];

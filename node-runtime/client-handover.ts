@@ -65,9 +65,9 @@ export class JobHandover {
     const link = await this.localLink();
     if (link) {
       try {
-        if (data.length > 0) await link.request({ hold });
+        // Both at once: the device takes its requests in order, and submits only once it holds the data.
         const payload = JobRequest.encode(wire);
-        await link.request({ submit: payload });
+        await link.request(data.length > 0 ? { hold, submit: payload } : { submit: payload });
         this.transport.mirrorJson(topics.jobSubmit(this.origin), payload);
         return;
       } catch (err) {

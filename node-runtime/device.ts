@@ -225,12 +225,12 @@ export class Device implements DeviceServices {
     }
   }
 
+  /** A request on the local socket: data to hold, then a submission to send, then a job to forget, each when given. */
   private async onLocalRequest(request: LocalRequest): Promise<void> {
-    switch (request.request) {
-      case 'hold':
-        this.held.hold(request.hold as HeldInputs);
-        return;
-      case 'submit': {
+    if (!request.hold && request.submit.byteLength === 0 && request.release === '') throw new EdgeweaveError('E_DECODE', 'the local request asks nothing');
+    if (request.hold) this.held.hold(request.hold);
+    if (request.submit.byteLength > 0) {
+      {
         if (!this.transport) throw new EdgeweaveError('E_LOCAL', `device ${this.config.id} is not connected yet`);
         // The submission leaves over this device's own link, as everything it sends.
         const payload = request.submit!;
@@ -243,14 +243,9 @@ export class Device implements DeviceServices {
         if (job.originDevice !== this.config.id) throw new EdgeweaveError('E_TOPIC', `device ${this.config.id} submits only its own jobs, not those of ${JSON.stringify(job.originDevice)}`);
         await sleep(await this.sendDelay(payload.byteLength));
         void this.submitJob(job.jobId, payload);
-        return;
       }
-      case 'release':
-        this.held.release(this.config.id, request.release ?? '');
-        return;
-      default:
-        throw new EdgeweaveError('E_DECODE', 'the local request asks nothing');
     }
+    if (request.release !== '') this.held.release(this.config.id, request.release);
   }
 
   /** Publishes a submission handed over locally (queued while disconnected, sent on reconnecting). */

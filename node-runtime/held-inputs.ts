@@ -89,9 +89,11 @@ export class HeldStore {
       const unnamedOnly = t.name === '' && message.tensors.length === 1;
       if (!unnamedOnly && !isValidId(t.name)) throw new EdgeweaveError('E_INPUT', `a tensor for job ${message.jobId} names no input task (name ${JSON.stringify(t.name)})`);
       if (tensors.has(t.name)) throw new EdgeweaveError('E_INPUT', `input ${t.name} of job ${message.jobId} is given twice`);
-      decodeTensor(t, { maxElements: MAX_INPUT_ELEMENTS, requireFinite: true });
-      tensors.set(t.name, t);
-      bytes += t.data.byteLength;
+      // Kept 4-byte aligned (a copy only when it is not): the stage that reads it views it, no copy then.
+      const kept = t.data.byteOffset % 4 === 0 ? t : { ...t, data: new Uint8Array(t.data) };
+      decodeTensor(kept, { maxElements: MAX_INPUT_ELEMENTS, requireFinite: true });
+      tensors.set(t.name, kept);
+      bytes += kept.data.byteLength;
     }
     if (bytes > this.maxBytes) throw new EdgeweaveError('E_INPUT', `the data for job ${message.jobId} (${bytes} bytes) is more than this device holds (${this.maxBytes})`);
     const keepMs = Math.min(this.maxKeepMs, message.keepMs > 0 ? message.keepMs : this.defaultKeepMs) + KEEP_MARGIN_MS;

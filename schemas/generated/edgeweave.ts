@@ -1322,15 +1322,6 @@ export const DESCRIPTOR = {
               }
             },
             "LocalRequest": {
-              "oneofs": {
-                "request": {
-                  "oneof": [
-                    "hold",
-                    "submit",
-                    "release"
-                  ]
-                }
-              },
               "fields": {
                 "id": {
                   "type": "uint32",
@@ -2272,18 +2263,16 @@ export const HeldInputs: MessageCodec<HeldInputs, HeldInputsInit> = defineMessag
 
 export interface LocalRequest {
   id: number;
-  hold?: HeldInputs | null;
-  submit?: Uint8Array | null;
-  release?: string | null;
-  request?: 'hold' | 'submit' | 'release';
+  hold: HeldInputs | null;
+  submit: Uint8Array;
+  release: string;
 }
 
 export interface LocalRequestInit {
   id?: number;
   hold?: HeldInputsInit | null;
-  submit?: Uint8Array | null;
-  release?: string | null;
-  request?: 'hold' | 'submit' | 'release' | null;
+  submit?: Uint8Array;
+  release?: string;
 }
 
 export const LocalRequest: MessageCodec<LocalRequest, LocalRequestInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.LocalRequest');

@@ -21,7 +21,7 @@ import { deviceProfileOf } from './profiles.ts';
 import { resolveDevicePower } from '../power/presets.ts';
 import type { DevicePower, DeviceRole, PowerSpec, RadioKind } from '../power/types.ts';
 import {
-  DeviceStatus, DeviceProfile, DeviceState, ModelCard, Role, Radio, JobRequest, type DeviceStatusInit, type ModelProfileInit, type HeldInputs,
+  DeviceStatus, DeviceProfile, DeviceState, ModelCard, Role, Radio, JobRequest, type DeviceStatusInit, type ModelProfileInit,
   type LocalRequest, type Tensor,
 } from '../schemas/generated/edgeweave.ts';
 import { topics } from '../schemas/topics.ts';

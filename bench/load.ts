@@ -1,9 +1,11 @@
 /**
- * Load: eight emulated IoT devices (Raspberry Pi 4 class, WiFi) each submit MobileNetV2 jobs at
- * 2 per second for 60 s, plus one VGG16 stream, over an edge server and a cloud VM — every
- * device, the planner and the broker a process of its own. Reports latency percentiles under
- * load beside the same jobs unloaded, throughput, lost jobs, and the broker's and the planner's
- * CPU (from /proc, in the same run).
+ * Load: emulated IoT devices (Raspberry Pi 4 class, WiFi; 8 by default, `--cars`) each submit
+ * jobs of one model (MobileNetV2, `--model`) at 2 per second (`--rate`) for 60 s (`--duration`),
+ * plus one VGG16 stream at 0.2 jobs/s, over an edge server and a cloud VM — every device, the
+ * planner and the broker a process of its own; `--compute virtual` has the devices take their
+ * profiled time instead of running the model. Reports the offered rate, latency percentiles
+ * under load beside the same jobs unloaded, throughput, lost jobs, the planner's bytes per job,
+ * and the broker's and the planner's CPU (from /proc, in the same run).
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +21,8 @@ import { ATTEMPTS_PER_SUBMISSION } from '../planner/request.ts';
 
 const CARS = 8;
 const RATE_PER_CAR = 2;
+const MODEL = 'mobilenetv2';
+const VGG_RATE = 0.2;
 
 /** CPU seconds (user + system) a process has used, from /proc/<pid>/stat. */
 function cpuSeconds(pid: number | undefined): number {
@@ -46,7 +50,7 @@ function pct(values: number[], q: number): number {
 async function stream(client: JobClient, model: string, inputs: JobInputInit[], ratePerS: number, durationMs: number): Promise<JobOutcome[]> {
   const pending: Array<Promise<JobOutcome>> = [];
   const start = Date.now();
-  for (let k = 0; Date.now() - start < durationMs; k++) {
+  for (let k = 0; k < Math.round((durationMs / 1000) * ratePerS); k++) {
     pending.push(client.submit({ model: { name: model }, inputs, fused: true, algorithm: 'auto', timeoutMs: 180_000 }));
     const next = start + ((k + 1) * 1000) / ratePerS;
     await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
@@ -55,26 +59,31 @@ async function stream(client: JobClient, model: string, inputs: JobInputInit[], 
 }
 
 export async function runBench(options: BenchOptions): Promise<void> {
-  const durationMs = options.quick ? 10_000 : 60_000;
+  const o = options.load;
+  const durationMs = (o.durationS ?? (options.quick ? 10 : 60)) * 1000;
+  const carCount = o.cars ?? CARS;
+  const rate = o.rate ?? RATE_PER_CAR;
+  const model = o.model ?? MODEL;
+  const compute = o.compute ?? 'real';
   const log = pino({ level: process.env['EDGEWEAVE_LOG_LEVEL'] ?? 'warn' }, pino.destination(2));
   const dataDir = process.env['EDGEWEAVE_DATA_DIR'] ?? mkdtempSync(join(tmpdir(), 'edgeweave-bench-load-'));
-  const system = await EmulatedSystem.start({ dataDir, models: ['mobilenetv2', 'vgg16'], plannerId: 'load-planner', log, planDag: false });
+  const system = await EmulatedSystem.start({ dataDir, models: [...new Set([model, 'vgg16'])], plannerId: 'load-planner', log, planDag: false });
   try {
-    const cars: DeviceLaunch[] = Array.from({ length: CARS }, (_, i) => ({
-      id: `car${i + 1}`, role: 'iot', speed: 0.1, memoryMiB: 1024, power: 'raspberry-pi-4', radio: 'wifi', link: 'up=10,down=20,rtt=10', models: ['mobilenetv2'],
+    const cars: DeviceLaunch[] = Array.from({ length: carCount }, (_, i) => ({
+      id: `car${i + 1}`, role: 'iot', speed: 0.1, memoryMiB: 1024, power: 'raspberry-pi-4', radio: 'wifi', link: 'up=10,down=20,rtt=10', models: [model], compute,
     }));
-    const vggCar: DeviceLaunch = { id: 'car9', role: 'iot', speed: 0.1, memoryMiB: 1024, power: 'raspberry-pi-4', radio: 'wifi', link: 'up=10,down=20,rtt=10', models: ['vgg16'] };
+    const vggCar: DeviceLaunch = { id: `car${carCount + 1}`, role: 'iot', speed: 0.1, memoryMiB: 1024, power: 'raspberry-pi-4', radio: 'wifi', link: 'up=10,down=20,rtt=10', models: ['vgg16'], compute };
     // One device first (it fills the profile cache), then the rest together.
-    await system.startDevices([{ id: 'edge1', role: 'edge', speed: 0.5, link: 'up=200,down=200,rtt=2', workers: 2 }]);
-    await system.startDevices([{ id: 'cloud1', role: 'cloud', speed: 1, link: 'up=50,down=50,rtt=40', workers: 2 }, vggCar, ...cars], 'the cars and the cloud');
-    const mobilenet = await buildJobInputs(await getTaskGraph('mobilenetv2', { fused: true }), ['pixels:1']);
+    await system.startDevices([{ id: 'edge1', role: 'edge', speed: 0.5, link: 'up=200,down=200,rtt=2', workers: 2, compute }]);
+    await system.startDevices([{ id: 'cloud1', role: 'cloud', speed: 1, link: 'up=50,down=50,rtt=40', workers: 2, compute }, vggCar, ...cars], 'the cars and the cloud');
+    const mobilenet = await buildJobInputs(await getTaskGraph(model, { fused: true }), ['pixels:1']);
     const vgg = await buildJobInputs(await getTaskGraph('vgg16', { fused: true }), ['pixels:2']);
     const clients = await Promise.all([...cars, vggCar].map((c) => system.client(c.id)));
 
-    // Unloaded: the same MobileNetV2 job from car1, one at a time.
+    // Unloaded: the same job from car1, one at a time.
     const unloaded: number[] = [];
     for (let i = 0; i < 12; i++) {
-      const o = await clients[0]!.submit({ model: { name: 'mobilenetv2' }, inputs: mobilenet, fused: true, algorithm: 'auto', timeoutMs: 60_000 });
+      const o = await clients[0]!.submit({ model: { name: model }, inputs: mobilenet, fused: true, algorithm: 'auto', timeoutMs: 60_000 });
       if (i >= 2 && o.result.status === JobStatus.JOB_STATUS_OK) unloaded.push(o.latencyMs);
     }
 
@@ -85,8 +94,8 @@ export async function runBench(options: BenchOptions): Promise<void> {
     const traffic0 = plannerTraffic(system);
     const started = Date.now();
     const [vggOutcomes, ...carOutcomes] = await Promise.all([
-      stream(clients[CARS]!, 'vgg16', vgg, 0.2, durationMs),
-      ...cars.map((_, i) => stream(clients[i]!, 'mobilenetv2', mobilenet, RATE_PER_CAR, durationMs)),
+      stream(clients[carCount]!, 'vgg16', vgg, VGG_RATE, durationMs),
+      ...cars.map((_, i) => stream(clients[i]!, model, mobilenet, rate, durationMs)),
     ]);
     const wallS = (Date.now() - started) / 1000;
     const cpu1 = { broker: cpuSeconds(brokerPid), planner: cpuSeconds(plannerPid), at: Date.now() };
@@ -117,18 +126,19 @@ export async function runBench(options: BenchOptions): Promise<void> {
     }
     const window = (cpu1.at - cpu0.at) / 1000;
     const line = (k: string, v: string): void => { process.stdout.write(`${k.padEnd(44)} ${v}\n`); };
-    process.stdout.write(`${CARS} cars x ${RATE_PER_CAR} MobileNetV2 jobs/s for ${durationMs / 1000} s, plus VGG16 at 0.2 jobs/s; edge1 (speed 0.5, 2 workers), cloud1 (speed 1, 2 workers)\n\n`);
+    process.stdout.write(`${carCount} cars x ${rate} ${model} jobs/s for ${durationMs / 1000} s, plus VGG16 at ${VGG_RATE} jobs/s; edge1 (speed 0.5, 2 workers), cloud1 (speed 1, 2 workers); compute ${compute}\n\n`);
+    line('offered (jobs / s)', (carCount * rate + VGG_RATE).toFixed(2));
     line('jobs submitted', String(all.length));
     line('jobs lost (not OK)', String(lost));
     // A result of an attempt past a submission's first means the planner planned the job again.
     const replanned = all.filter((o) => o.result.status === JobStatus.JOB_STATUS_OK && o.result.attempt % ATTEMPTS_PER_SUBMISSION !== 1).length;
     line('jobs re-planned / submitted again by origins', `${replanned} / ${clients.reduce((s, c) => s + c.resubmitted, 0)}`);
     line('throughput (jobs completed / s)', ((all.length - lost) / wallS).toFixed(2));
-    line('MobileNetV2 unloaded p50 ms', pct(unloaded, 0.5).toFixed(0));
-    line('MobileNetV2 loaded p50 / p95 / p99 ms', `${pct(ok, 0.5).toFixed(0)} / ${pct(ok, 0.95).toFixed(0)} / ${pct(ok, 0.99).toFixed(0)}`);
+    line(`${model} unloaded p50 ms`, pct(unloaded, 0.5).toFixed(0));
+    line(`${model} loaded p50 / p95 / p99 ms`, `${pct(ok, 0.5).toFixed(0)} / ${pct(ok, 0.95).toFixed(0)} / ${pct(ok, 0.99).toFixed(0)}`);
     line('latency ratio loaded / unloaded (p50)', (pct(ok, 0.5) / pct(unloaded, 0.5)).toFixed(2));
     line('VGG16 loaded p50 / p95 ms', `${pct(vggOk, 0.5).toFixed(0)} / ${pct(vggOk, 0.95).toFixed(0)}`);
-    line('MobileNetV2 placements', [...placements].map(([k, v]) => `${k}: ${v}`).join(', '));
+    line(`${model} placements`, [...placements].map(([k, v]) => `${k}: ${v}`).join(', '));
     for (const group of ['car', 'edge1', 'cloud1']) {
       const entries = [...perDevice].filter(([id]) => id.startsWith(group));
       const all3 = { wait: entries.flatMap(([, d]) => d.wait), transfer: entries.flatMap(([, d]) => d.transfer), compute: entries.flatMap(([, d]) => d.compute) };

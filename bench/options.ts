@@ -2,4 +2,15 @@
 export interface BenchOptions {
   /** Fewer iterations and smaller cases: a smoke run. */
   quick: boolean;
+  /** The load bench's scenario (`--cars N --rate R --model M --duration S --compute real|virtual`); absent: its defaults. */
+  load: LoadOptions;
+}
+
+export interface LoadOptions {
+  cars?: number;
+  /** Jobs per second per car. */
+  rate?: number;
+  model?: string;
+  durationS?: number;
+  compute?: 'real' | 'virtual';
 }

@@ -268,5 +268,5 @@ export async function runBench(options: BenchOptions): Promise<void> {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } });
-  await runBench({ quick: values.quick === true });
+  await runBench({ quick: values.quick === true, load: {} });
 }

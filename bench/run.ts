@@ -4,7 +4,7 @@
  * Each bench module exports `runBench(options)` and prints its own table to stdout.
  */
 import { parseArgs } from 'node:util';
-import type { BenchOptions } from './options.ts';
+import type { BenchOptions, LoadOptions } from './options.ts';
 
 const BENCHES: Record<string, () => Promise<{ runBench: (o: BenchOptions) => Promise<void> }>> = {
   codec: () => import('./codec.ts'),
@@ -16,7 +16,42 @@ const BENCHES: Record<string, () => Promise<{ runBench: (o: BenchOptions) => Pro
   load: () => import('./load.ts'),
 };
 
-const { values, positionals } = parseArgs({ options: { quick: { type: 'boolean', default: false } }, allowPositionals: true });
+const USAGE = 'npm run bench -- [name ...] [--quick] [--cars N] [--rate jobs/s per car] [--model name] [--duration s] [--compute real|virtual]';
+function fail(message: string): never {
+  process.stderr.write(`bench: ${message}\nusage: ${USAGE}\n`);
+  process.exit(2);
+}
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      cars: { type: 'string' }, rate: { type: 'string' }, model: { type: 'string' }, duration: { type: 'string' }, compute: { type: 'string' },
+    },
+    allowPositionals: true,
+  });
+} catch (err) {
+  fail((err as Error).message);
+}
+const { values, positionals } = parsed;
+const positive = (name: string, raw: string | undefined, integer = false): number | undefined => {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) fail(`--${name} "${raw}": give a ${integer ? 'whole ' : ''}number above 0`);
+  return n;
+};
+const load: LoadOptions = {};
+const cars = positive('cars', values.cars, true);
+const rate = positive('rate', values.rate);
+const durationS = positive('duration', values.duration);
+if (cars !== undefined) load.cars = cars;
+if (rate !== undefined) load.rate = rate;
+if (durationS !== undefined) load.durationS = durationS;
+if (values.model !== undefined) load.model = values.model;
+if (values.compute !== undefined) {
+  if (values.compute !== 'real' && values.compute !== 'virtual') fail(`--compute "${values.compute}": real or virtual`);
+  load.compute = values.compute;
+}
 const names = positionals.length > 0 ? positionals : Object.keys(BENCHES);
 for (const name of names) {
   const load = BENCHES[name];
@@ -28,5 +63,5 @@ for (const name of names) {
 for (const name of names) {
   process.stdout.write(`\n## bench ${name}\n\n`);
   const mod = await BENCHES[name]!();
-  await mod.runBench({ quick: values.quick === true });
+  await mod.runBench({ quick: values.quick === true, load });
 }

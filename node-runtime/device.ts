@@ -66,6 +66,8 @@ export interface DeviceConfig extends BrokerConnection {
   localSocket?: string | false;
   /** Bytes of job data held for this device's jobs at most (default 256 MiB). */
   heldBytes?: number;
+  /** `virtual`: stages take this host's profiled time (over `speed`) without running the model; default `real`. */
+  compute?: 'real' | 'virtual';
 }
 
 /** How long a stopping device waits for the broker to take its OFFLINE status (best effort). */
@@ -190,7 +192,7 @@ export class Device implements DeviceServices {
       ...this.modelsHeld(), dataSources: [...c.dataSources.keys()], version: c.version,
       traceUpBps: this.link?.trace ? this.link.up.bpsAt(Date.now()) : 0,
       traceStartedAtMs: this.link?.trace ? this.link.epochMs : 0,
-      localSocket: this.local?.path ?? '', hostId: this.local ? this.hostId : '',
+      localSocket: this.local?.path ?? '', hostId: this.local ? this.hostId : '', compute: c.compute ?? 'real',
     };
   }
 

@@ -29,6 +29,7 @@ import { checkPlacement, checkStage, prepareStage, type RunnableStage, type Stag
 import { StageRunner, sleep, type StageRun } from './stage-runner.ts';
 import { StageOutput, mergeTraces } from './stage-output.ts';
 import { HELD_WAIT_MS } from './held-inputs.ts';
+import { VirtualCompute, type ComputeMode } from './virtual-compute.ts';
 
 export interface ExecutorOptions extends BrokerConnection {
   deviceId: string;
@@ -41,6 +42,10 @@ export interface ExecutorOptions extends BrokerConnection {
   speed: number;
   power: DevicePower;
   dataSources?: DataSources;
+  /** `virtual`: stages take their profiled time without running the model (virtual-compute.ts); default `real`. */
+  compute?: ComputeMode;
+  /** Where this host's profiles are cached (virtual compute reads them). */
+  dataDir?: string;
   limits?: DecodeLimits;
   /** Partial joins are dropped after this long without completing (default 120 s). */
   joinTimeoutMs?: number;
@@ -85,6 +90,7 @@ export class Executor {
     this.runner = new StageRunner({
       deviceId: options.deviceId, workerId: options.workerId, services: options.services, speed: options.speed, power: options.power,
       limits: options.limits ?? DEFAULT_LIMITS, dataSources: options.dataSources,
+      virtual: options.compute === 'virtual' ? new VirtualCompute(host, options.dataDir ?? '.edgeweave', this.log) : undefined,
     });
   }
 

@@ -14,6 +14,7 @@ import type { CompleteJoin } from './join-buffer.ts';
 import { runStageOnData } from './model-host.ts';
 import type { DeviceServices } from './services.ts';
 import type { RunnableStage } from './stage-prepare.ts';
+import type { VirtualCompute } from './virtual-compute.ts';
 
 export interface StageRunnerOptions {
   deviceId: string;
@@ -24,6 +25,8 @@ export interface StageRunnerOptions {
   power: DevicePower;
   limits: DecodeLimits;
   dataSources?: DataSources | undefined;
+  /** Set for `--compute virtual`: stages take their profiled time and hand on made-up tensors. */
+  virtual?: VirtualCompute | undefined;
 }
 
 /** What a stage computed: its outputs by name (model outputs passed through included) and its timing. */
@@ -43,18 +46,31 @@ export class StageRunner {
     if (!stage.compiled.ok) throw stage.compiled.error;
     const compiled = stage.compiled.stage;
     const tensors = await this.collectInputs(stage, join, compiled.shapes);
+    const virtualMs = o.virtual ? await o.virtual.hostMs(stage.compiled.model.modelHash, stage.plan.fused, stage.spec.taskIds) : undefined;
     const startAtMs = Date.now();
     services.stageBusy(true);
     const t0 = performance.now();
     let outputs: Map<string, TensorData>;
-    try {
-      outputs = runStageOnData(compiled, tensors);
-    } finally {
-      services.stageBusy(false);
+    let hostMs: number;
+    if (o.virtual && virtualMs !== undefined) {
+      // Virtual compute: the profiled time on this host, at the device's speed; nothing runs.
+      try {
+        await sleepUntil(t0 + virtualMs / o.speed);
+        outputs = o.virtual.outputsOf(compiled, tensors);
+      } finally {
+        services.stageBusy(false);
+      }
+      hostMs = virtualMs;
+    } else {
+      try {
+        outputs = runStageOnData(compiled, tensors);
+      } finally {
+        services.stageBusy(false);
+      }
+      hostMs = performance.now() - t0;
+      // Emulated slowdown: a device `speed` times as fast as this host takes hostMs / speed.
+      if (o.speed !== 1) await sleep(hostMs / o.speed - hostMs);
     }
-    const hostMs = performance.now() - t0;
-    // Emulated slowdown: a device `speed` times as fast as this host takes hostMs / speed.
-    if (o.speed !== 1) await sleep(hostMs / o.speed - hostMs);
     const computeMs = performance.now() - t0;
     for (const name of stage.passThrough) {
       const t = tensors.get(name);
@@ -118,6 +134,13 @@ export class StageRunner {
       predicted: stage.spec.predicted,
     };
   }
+}
+
+/** Until `performance.now()` reaches `end`: a timer to within a millisecond, then the rest between event-loop turns. */
+async function sleepUntil(end: number): Promise<void> {
+  const coarse = end - performance.now() - 1;
+  if (coarse > 0) await sleep(coarse);
+  while (performance.now() < end) await new Promise((resolve) => setImmediate(resolve));
 }
 
 export function sleep(ms: number): Promise<void> {

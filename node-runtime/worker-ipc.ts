@@ -15,6 +15,7 @@ export interface WorkerInit extends BrokerConnection {
   dataSources: Array<[string, DataSourceSpec]>;
   dataDir: string;
   cacheDir?: string;
+  compute: 'real' | 'virtual';
   engine?: 'tfjs-node' | 'wasm' | 'cpu';
   clockOffsetMs: number;
   clockUncertaintyMs: number;

@@ -53,7 +53,7 @@ export interface PoolHost {
   readonly config: BrokerConnection & {
     id: string; speed: number; workers: number;
     models: string[]; dataSources: ReadonlyMap<string, DataSourceSpec>; dataDir: string; cacheDir?: string; engine?: 'tfjs-node' | 'wasm' | 'cpu';
-    debugJson?: boolean;
+    debugJson?: boolean; compute?: 'real' | 'virtual';
   };
   readonly power: DevicePower;
   readonly incarnation: string;
@@ -137,6 +137,7 @@ export class WorkerPool {
     const executor = new Executor({
       ...brokerConnectionOf(c), deviceId: c.id, incarnation: this.device.incarnation, workerId: 'w0', modelHost: host, services: this.device, speed: c.speed,
       power: this.device.power, dataSources: c.dataSources, log: this.log, debugJson: c.debugJson ?? false,
+      compute: c.compute ?? 'real', dataDir: c.dataDir,
     });
     await executor.start();
     if (this.stopping) {
@@ -157,7 +158,7 @@ export class WorkerPool {
     const init: WorkerInit = {
       ...brokerConnectionOf(c), deviceId: c.id, incarnation: this.device.incarnation, workerId: f.handle.workerId, speed: c.speed, power: this.device.power,
       models: c.models, dataSources: [...c.dataSources.entries()], dataDir: c.dataDir, clockOffsetMs: this.device.clockOffsetMs(), clockUncertaintyMs: this.device.clockUncertaintyMs(),
-      logLevel: this.log.level, debugJson: c.debugJson ?? false,
+      logLevel: this.log.level, debugJson: c.debugJson ?? false, compute: c.compute ?? 'real',
       ...(c.cacheDir !== undefined ? { cacheDir: c.cacheDir } : {}),
       ...(c.engine !== undefined ? { engine: c.engine } : {}),
     };

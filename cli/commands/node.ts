@@ -40,6 +40,7 @@ export const command: Command = {
     ['--debug-json', 'mirror every message this device publishes as JSON under edgeweave/v1/debug/...'],
     ['--local-socket <path|off>', 'where programs on this host hand the device job data (default: a Unix socket under the temporary directory; off: none, they use MQTT)'],
     ['--held-mib <MiB>', 'job data held for this device\'s jobs at most (default 256)'],
+    ['--compute <mode>', 'real (default: stages run the model) or virtual (stages take this host\'s profiled time over --speed and hand on made-up tensors of the right shapes: many devices on one host)'],
   ],
   options: {
     id: { type: 'string' },
@@ -63,6 +64,7 @@ export const command: Command = {
     'debug-json': { type: 'boolean' },
     'local-socket': { type: 'string' },
     'held-mib': { type: 'string' },
+    compute: { type: 'string' },
   },
   async run(ctx) {
     const config = deviceConfigOf(ctx.values);
@@ -122,5 +124,8 @@ export function deviceConfigOf(values: Parameters<Command['run']>[0]['values']):
     config.localSocket = socket;
   }
   if (values['held-mib'] !== undefined) config.heldBytes = numberOption(values, 'held-mib', 256, { min: 1 }) * 2 ** 20;
+  const compute = stringOption(values, 'compute');
+  if (compute !== undefined && compute !== 'real' && compute !== 'virtual') throw new EdgeweaveError('E_USAGE', `--compute must be real or virtual, got "${compute}"`);
+  if (compute !== undefined) config.compute = compute;
   return config;
 }

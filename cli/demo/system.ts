@@ -33,6 +33,8 @@ export interface DeviceLaunch {
   heartbeatMs?: number;
   /** Models this device holds, when not the system's. */
   models?: string[];
+  /** `virtual`: stages take their profiled time without running the model. */
+  compute?: 'real' | 'virtual';
 }
 
 export interface SystemOptions {
@@ -71,6 +73,7 @@ export function deviceCommand(d: DeviceLaunch, common: string[]): string[] {
   if (d.trace !== undefined) args.push('--trace', d.trace);
   if (d.workers !== undefined) args.push('--workers', String(d.workers));
   if (d.heartbeatMs !== undefined) args.push('--heartbeat-ms', String(d.heartbeatMs));
+  if (d.compute !== undefined) args.push('--compute', d.compute);
   // A device's own model list comes last: the last --models wins.
   return [...args, ...common, ...(d.models ? ['--models', d.models.join(',')] : [])];
 }

@@ -232,6 +232,10 @@ export const DESCRIPTOR = {
                 "hostId": {
                   "type": "string",
                   "id": 24
+                },
+                "compute": {
+                  "type": "string",
+                  "id": 25
                 }
               }
             },
@@ -1562,6 +1566,7 @@ export interface DeviceStatus {
   modelProblems: ModelProblem[];
   localSocket: string;
   hostId: string;
+  compute: string;
 }
 
 export interface DeviceStatusInit {
@@ -1589,6 +1594,7 @@ export interface DeviceStatusInit {
   modelProblems?: ModelProblemInit[];
   localSocket?: string;
   hostId?: string;
+  compute?: string;
 }
 
 export const DeviceStatus: MessageCodec<DeviceStatus, DeviceStatusInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.DeviceStatus');

@@ -32,6 +32,7 @@ export interface DeviceSetup {
   profile?: boolean;
   /** false: the device offers no local socket (programs hand it job data over MQTT). */
   localSocket?: false;
+  compute?: 'real' | 'virtual';
 }
 
 export interface ClusterOptions {
@@ -206,6 +207,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       if (d.link) config.link = d.link;
       if (d.tracePath) config.tracePath = d.tracePath;
       if (d.localSocket === false) config.localSocket = false;
+      if (d.compute) config.compute = d.compute;
       const device = new Device(config, log.child({ deviceId: d.id }));
       devices.set(d.id, device); // before it starts, so a failed start is still stopped
       await withTimeout(device.start(), DEVICE_START_TIMEOUT_MS,

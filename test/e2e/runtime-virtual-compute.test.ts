@@ -1,0 +1,60 @@
+/**
+ * `--compute virtual`: a stage takes this host's profiled time (over the device's speed)
+ * without running the model, and hands on deterministic tensors of the shapes the stage really
+ * produces — through the same broker, planner and executors as real compute.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startCluster, TEST_DATA_DIR, type Cluster } from '../support/cluster.ts';
+import { closeInOrder, SETUP_TIMEOUT_MS, TEARDOWN_TIMEOUT_MS } from '../support/wait.ts';
+import { getTaskGraph } from '../../models/task-graph.ts';
+import { buildJobInputs } from '../../node-runtime/job-inputs.ts';
+import { hostProfile } from '../../node-runtime/profiles.ts';
+import { ModelHost } from '../../node-runtime/model-host.ts';
+import { decodeTensor } from '../../schemas/tensor-codec.ts';
+import { JobStatus } from '../../schemas/generated/edgeweave.ts';
+
+const SPEED = 0.25;
+
+describe('runtime — virtual compute', () => {
+  let cluster: Cluster;
+
+  before(async () => {
+    cluster = await startCluster({
+      devices: [
+        { id: 'car1', role: 'iot', speed: SPEED, models: ['chain'], compute: 'virtual' },
+        { id: 'edge1', role: 'edge', models: ['chain'], compute: 'virtual' },
+      ],
+    });
+    await cluster.ready();
+  }, { timeout: SETUP_TIMEOUT_MS });
+
+  after(async () => {
+    await closeInOrder('runtime-virtual-compute', [['the cluster', cluster && (() => cluster.close()), 70_000]]);
+  }, { timeout: TEARDOWN_TIMEOUT_MS });
+
+  test('a job runs through the real system: outputs of the model\'s shape, deterministic whatever the input, and the profiled time over the speed', async () => {
+    const graph = await getTaskGraph('chain', { fused: true });
+    const client = await cluster.client('car1');
+    const outcomes = [];
+    for (const seed of [1, 2]) {
+      const inputs = await buildJobInputs(graph, [`random:${seed}`]);
+      outcomes.push(await client.submit({ jobId: `virtual-${seed}`, model: { name: 'chain' }, inputs, fused: true, algorithm: 'local', timeoutMs: 30_000 }));
+    }
+    for (const o of outcomes) assert.equal(o.result.status, JobStatus.JOB_STATUS_OK, `${o.result.error?.code} ${o.result.error?.message}`);
+    const [a, b] = outcomes.map((o) => decodeTensor(o.result.outputs[0]!));
+    const outputTask = graph.tasks.find((t) => t.id === graph.outputs[0])!;
+    assert.deepEqual(a!.shape, [1, ...outputTask.outputShape], 'the output has the model\'s output shape');
+    // Different inputs, the same outputs: nothing was computed from them.
+    assert.deepEqual([...a!.values], [...b!.values]);
+    // The stage took the host's profiled time of its tasks over the device's speed.
+    const host = new ModelHost({ models: ['chain'], cacheDir: `${TEST_DATA_DIR}/models` });
+    await host.loadAll();
+    const profile = await hostProfile(host, (await host.model({ name: 'chain', sha256: '' })).modelHash, { dataDir: TEST_DATA_DIR, fused: true, runs: 3 });
+    const trace = outcomes[1]!.result.trace;
+    assert.equal(trace.length, 1);
+    const expected = trace[0]!.taskIds.reduce((s, t) => s + (profile.tasks.find((p) => p.taskId === t)?.latencyMs ?? Number.NaN), 0) / SPEED;
+    assert.ok(Number.isFinite(expected) && expected > 0);
+    assert.ok(trace[0]!.computeMs >= expected * 0.95 && trace[0]!.computeMs <= expected + 50, `computed ${trace[0]!.computeMs} ms, profiled ${expected} ms`);
+  });
+});

@@ -8,6 +8,7 @@ import {
   DeviceState, Role, Radio, type DeviceStatus, type DeviceProfile, type StageTiming, type DeviceEstimateInit,
 } from '../schemas/generated/edgeweave.ts';
 import type { BusyInterval, DeviceRole, DeviceSpec, LinkSpec, RadioKind } from './core/types.ts';
+import { LinkQueues } from './link-queues.ts';
 
 /** The link assumed for a device that announces none (no emulation: a LAN). */
 export const DEFAULT_LINK: LinkSpec = { upBps: 1e9, downBps: 1e9, rttMs: 1 };
@@ -16,6 +17,12 @@ export const DEFAULT_LINK: LinkSpec = { upBps: 1e9, downBps: 1e9, rttMs: 1 };
 const ALPHA = 0.5;
 /** A stage predicted to compute this long (ms) or more counts fully in the speed estimate. */
 const SIGNIFICANT_COMPUTE_MS = 100;
+/**
+ * Learned factors fade back towards the announced figures with this half-life when nothing new
+ * is measured: a device that looked slow once (and so gets no work, and so no measurements)
+ * is tried again, rather than shunned for good.
+ */
+const RELAX_HALF_LIFE_MS = 20_000;
 
 interface Busy {
   jobId: string;
@@ -37,6 +44,8 @@ export interface DeviceRecord {
   upCorrection: number;
   measuredTransfers: number;
   busy: Busy[];
+  /** Planner clock when the learned factors were last faded (see RELAX_HALF_LIFE_MS). */
+  relaxedAtMs: number;
 }
 
 const ROLE: Partial<Record<Role, DeviceRole>> = { [Role.ROLE_IOT]: 'iot', [Role.ROLE_EDGE]: 'edge', [Role.ROLE_CLOUD]: 'cloud' };
@@ -63,6 +72,8 @@ export function holdsModel(status: DeviceStatus, model: PlannedModel): boolean {
 
 export class DeviceRegistry {
   private readonly devices = new Map<string, DeviceRecord>();
+  /** Data placed on every device's links by the jobs planned here. */
+  readonly links = new LinkQueues();
 
   /**
    * Records a status; returns 'offline' when this status takes a live device offline, 'restarted'
@@ -75,7 +86,7 @@ export class DeviceRegistry {
     const restarted = before !== undefined && before.status.incarnation !== status.incarnation;
     if (!before || restarted) {
       const link = announcedLink(status);
-      this.devices.set(id, { status, profile: before?.profile, seenAtMs: nowMs, loadFactor: 1, link, upCorrection: 1, measuredTransfers: 0, busy: before?.busy ?? [] });
+      this.devices.set(id, { status, profile: before?.profile, seenAtMs: nowMs, loadFactor: 1, link, upCorrection: 1, measuredTransfers: 0, busy: before?.busy ?? [], relaxedAtMs: nowMs });
     } else {
       // A last will is written before the device loads its models: it keeps what it held.
       const keep = status.modelRefs.length === 0 && status.models.length === 0 ? { models: before.status.models, modelRefs: before.status.modelRefs } : {};
@@ -161,6 +172,7 @@ export class DeviceRegistry {
 
   /** The planner's view of a device as the core wants it. */
   spec(rec: DeviceRecord, model: PlannedModel, fused: boolean, nowMs: number): DeviceSpec {
+    this.relax(rec, nowMs);
     const s = rec.status;
     const power = s.power;
     const spec: DeviceSpec = {
@@ -173,6 +185,9 @@ export class DeviceRegistry {
       loadFactor: rec.loadFactor,
       busy: this.busyIntervals(rec, nowMs, Math.max(1, s.workers.length)),
     };
+    const links = this.links.busy(s.deviceId, nowMs);
+    if (links.up.length > 0) spec.uplinkBusy = links.up;
+    if (links.down.length > 0) spec.downlinkBusy = links.down;
     const radio = power ? RADIO[power.radio] : undefined;
     if (radio) spec.radio = radio;
     if (power && power.busyW > 0) {
@@ -202,6 +217,7 @@ export class DeviceRegistry {
       deviceId: r.status.deviceId, upBps: r.link.upBps, downBps: r.link.downBps, rttMs: r.link.rttMs, loadFactor: r.loadFactor,
       speed: (r.status.speed > 0 ? r.status.speed : 1) / r.loadFactor,
       queuedMs: r.busy.reduce((s, b) => s + Math.max(0, b.endAtMs - Math.max(b.startAtMs, nowMs)), 0),
+      uplinkBacklogMs: this.links.backlogMs(r.status.deviceId, nowMs).up, downlinkBacklogMs: this.links.backlogMs(r.status.deviceId, nowMs).down,
     }));
   }
 
@@ -210,16 +226,38 @@ export class DeviceRegistry {
     this.devices.get(deviceId)?.busy.push({ jobId, worker, startAtMs, endAtMs });
   }
 
-  /** A job finished or was re-planned: its placed work no longer occupies anyone. */
+  /** Records data a plan puts on the links: `bytes` from `from` to `to`, leaving at `sendAtMs` (planner clock). */
+  addTransfer(jobId: string, from: string, to: string, bytes: number, sendAtMs: number): void {
+    const a = this.devices.get(from);
+    const c = this.devices.get(to);
+    if (a && c) this.links.add(jobId, { id: from, link: a.link }, { id: to, link: c.link }, bytes, sendAtMs);
+  }
+
+  /** A job finished or was re-planned: its placed work and its data no longer occupy anyone. */
   clearBusy(jobId: string): void {
     for (const rec of this.devices.values()) rec.busy = rec.busy.filter((b) => b.jobId !== jobId);
+    this.links.clear(jobId);
+  }
+
+  /** Fades learned factors towards the announced figures (see RELAX_HALF_LIFE_MS). */
+  private relax(rec: DeviceRecord, nowMs: number): void {
+    const age = nowMs - rec.relaxedAtMs;
+    if (!(age > 0)) return;
+    rec.relaxedAtMs = nowMs;
+    const k = 0.5 ** (age / RELAX_HALF_LIFE_MS);
+    rec.loadFactor **= k;
+    const announced = announcedLink(rec.status);
+    rec.link.upBps = announced.upBps * (rec.link.upBps / announced.upBps) ** k;
+    rec.link.downBps = announced.downBps * (rec.link.downBps / announced.downBps) ** k;
+    rec.upCorrection = rec.link.upBps / announced.upBps;
   }
 
   /** Learns from a measured stage: compute against the prediction. */
-  learnCompute(deviceId: string, timing: StageTiming): void {
+  learnCompute(deviceId: string, timing: StageTiming, nowMs = Date.now()): void {
     const rec = this.devices.get(deviceId);
     const predicted = timing.predicted?.computeMs ?? 0;
     if (!rec || predicted <= 0.5 || timing.computeMs <= 0) return;
+    this.relax(rec, nowMs);
     // The prediction already includes the current factor; scale it by the observed ratio.
     // Short stages are mostly timer and scheduling noise: they count for little.
     const ratio = Math.min(10, Math.max(0.1, timing.computeMs / predicted));
@@ -228,22 +266,29 @@ export class DeviceRegistry {
   }
 
   /**
-   * Learns from a measured transfer of `bytes` from `from` to `to` taking `measuredMs`: the
-   * difference from the prediction is shared between the sender's uplink and the receiver's
-   * downlink in proportion to their predicted share, and each leg's bandwidth re-estimated.
+   * Learns from a measured transfer of `bytes` from `from` to `to` taking `measuredMs`. The plan
+   * predicted `predictedMs`; what of it exceeds the idle-link time was queueing behind other
+   * data on the links (LinkQueues), and is taken off the measurement. The rest's difference from
+   * the idle-link time is shared between the sender's uplink and the receiver's downlink in
+   * proportion to their share, and each leg's bandwidth re-estimated (by at most a factor of
+   * ten per measurement).
    */
-  learnTransfer(from: string, to: string, bytes: number, measuredMs: number): void {
+  learnTransfer(from: string, to: string, bytes: number, measuredMs: number, predictedMs = 0, nowMs = Date.now()): void {
     const a = this.devices.get(from);
     const b = this.devices.get(to);
     if (!a || !b || from === to || bytes <= 0 || !(measuredMs > 0)) return;
+    this.relax(a, nowMs);
+    this.relax(b, nowMs);
     const bits = bytes * 8;
     const up = (bits / a.link.upBps) * 1000 + a.link.rttMs / 2;
     const down = (bits / b.link.downBps) * 1000 + b.link.rttMs / 2;
-    const residual = measuredMs - up - down;
+    const queued = Math.max(0, predictedMs - up - down);
+    const residual = measuredMs - queued - up - down;
     const upNew = up + (residual * up) / (up + down);
     const downNew = down + (residual * down) / (up + down);
-    const upBps = bits / Math.max(1e-3, (upNew - a.link.rttMs / 2) / 1000);
-    const downBps = bits / Math.max(1e-3, (downNew - b.link.rttMs / 2) / 1000);
+    const clamp = (bps: number, was: number): number => Math.min(was * 10, Math.max(was / 10, bps));
+    const upBps = clamp(bits / Math.max(1e-3, (upNew - a.link.rttMs / 2) / 1000), a.link.upBps);
+    const downBps = clamp(bits / Math.max(1e-3, (downNew - b.link.rttMs / 2) / 1000), b.link.downBps);
     // Small messages say little about bandwidth: weight by how much of the leg is serialisation.
     const wUp = ALPHA * Math.min(1, (bits / a.link.upBps) * 1000 / Math.max(1, up));
     const wDown = ALPHA * Math.min(1, (bits / b.link.downBps) * 1000 / Math.max(1, down));

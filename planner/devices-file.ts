@@ -111,7 +111,7 @@ export function checkDevicesFile(value: unknown): DevicesFileOutcome {
   return { ok: true, file: { origin: origin as string, devices, excludeDevices: excluded, pins, cost } };
 }
 
-const DEVICE_KEYS = ['id', 'role', 'speed', 'memoryMiB', 'power', 'radio', 'link', 'workers', 'busyUntilMs', 'busy', 'loadFactor', 'offline', 'profileMs', 'comment'] as const;
+const DEVICE_KEYS = ['id', 'role', 'speed', 'memoryMiB', 'power', 'radio', 'link', 'workers', 'busyUntilMs', 'uplinkBusyUntilMs', 'downlinkBusyUntilMs', 'busy', 'loadFactor', 'offline', 'profileMs', 'comment'] as const;
 
 function checkDevice(c: Checker, entry: unknown, path: string): { device: DeviceSpec; offline: boolean } | null {
   if (!isObject(entry)) {
@@ -129,6 +129,8 @@ function checkDevice(c: Checker, entry: unknown, path: string): { device: Device
   const workers = c.number(entry, 'workers', path, { min: 1, integer: true });
   if (workers !== undefined && workers > 1024) c.fail(`${path}.workers`, 'must be at most 1024');
   const busyUntilMs = c.number(entry, 'busyUntilMs', path, { min: 0 });
+  const uplinkBusyUntilMs = c.number(entry, 'uplinkBusyUntilMs', path, { min: 0 });
+  const downlinkBusyUntilMs = c.number(entry, 'downlinkBusyUntilMs', path, { min: 0 });
   const loadFactor = c.number(entry, 'loadFactor', path, { above: 0 });
   const offline = entry['offline'];
   if (offline !== undefined && typeof offline !== 'boolean') c.fail(`${path}.offline`, 'must be true or false');
@@ -188,6 +190,8 @@ function checkDevice(c: Checker, entry: unknown, path: string): { device: Device
   if (radio !== undefined) device.radio = radio as DeviceSpec['radio'] & string;
   if (workers !== undefined) device.workers = workers;
   if (busyUntilMs !== undefined) device.busyUntilMs = busyUntilMs;
+  if (uplinkBusyUntilMs !== undefined) device.uplinkBusyUntilMs = uplinkBusyUntilMs;
+  if (downlinkBusyUntilMs !== undefined) device.downlinkBusyUntilMs = downlinkBusyUntilMs;
   if (busy !== undefined) device.busy = busy;
   if (loadFactor !== undefined) device.loadFactor = loadFactor;
   if (profileMs !== undefined) device.profileMs = profileMs;

@@ -93,6 +93,12 @@ export class JobManager {
     this.registry.clearBusy(job.key);
     this.fleet.forgetJob(job.key);
     for (const task of core.tasks) this.registry.addBusy(task.device, job.key, task.worker, now + task.startMs, now + task.finishMs);
+    // The data it sends holds the links, in the order the plan sends it.
+    const transfers = [
+      ...core.edges.map((e) => ({ from: e.fromDevice, to: e.toDevice, bytes: e.bytes, sendMs: e.sendMs })),
+      ...core.results.map((r) => ({ from: r.fromDevice, to: job.request.originDevice, bytes: r.bytes, sendMs: r.sendMs })),
+    ].sort((x, y) => x.sendMs - y.sendMs);
+    for (const x of transfers) this.registry.addTransfer(job.key, x.from, x.to, x.bytes, now + x.sendMs);
     for (const stage of plan.stages) this.fleet.placed(stage.deviceId, job.key, stage.stageId);
     const frontier = new JobFrontier(plan.stages.map((s) => ({
       stageId: s.stageId, deviceId: s.deviceId, transferMs: s.predicted?.transferInMs ?? 0,

@@ -28,7 +28,7 @@ export class PlannerLearning {
     const remote = stage.inputs.filter((i) => i.fromDevice !== report.deviceId && i.fromStage !== '');
     const producers = new Set(remote.map((i) => i.fromStage));
     if (producers.size === 1 && stage.inputs.every((i) => i.fromDevice !== report.deviceId) && report.timing.transferInMs > 0) {
-      this.registry.learnTransfer(remote[0]!.fromDevice, report.deviceId, report.timing.bytesIn, report.timing.transferInMs);
+      this.registry.learnTransfer(remote[0]!.fromDevice, report.deviceId, report.timing.bytesIn, report.timing.transferInMs, report.timing.predicted?.transferInMs ?? 0);
     }
   }
 

@@ -4,7 +4,7 @@
  */
 import { radioLegEnergyJ } from '../../power/energy.ts';
 import { Evaluator } from './evaluator.ts';
-import { ENCODINGS, type Instance } from './instance.ts';
+import { ENCODINGS, arriveAt, type Instance } from './instance.ts';
 import type { Score } from './objective.ts';
 import type {
   DeviceEnergy, Plan, PlanDiagnostics, PlannedStage, PlannedTask, ResultRoute, StageEdge,
@@ -69,7 +69,8 @@ export function buildPlan(inst: Instance, placement: Int32Array, meta: PlanMeta)
       const a = placement[p]!;
       const c = layout.device[s]!;
       const sendMs = stageEnd[from]!;
-      const transferMs = a === c ? 0 : g.bytes * inst.perByte[a * D + c]! + inst.fixed[a * D + c]!;
+      // Queueing behind other jobs' data on either link included.
+      const transferMs = arriveAt(inst, a, c, g.bytes, sendMs) - sendMs;
       if (a !== c) {
         const up = g.bytes * inst.upPerByte[a]! + inst.halfRtt[a]!;
         const down = g.bytes * inst.downPerByte[c]! + inst.halfRtt[c]!;
@@ -89,7 +90,7 @@ export function buildPlan(inst: Instance, placement: Int32Array, meta: PlanMeta)
     const d = placement[o]!;
     const s = layout.stageOf[o]!;
     const away = inst.returnResult && d !== inst.origin;
-    const transferMs = away ? inst.resultBytes[o]! * inst.perByte[d * D + inst.origin]! + inst.fixed[d * D + inst.origin]! : 0;
+    const transferMs = away ? arriveAt(inst, d, inst.origin, inst.resultBytes[o]!, stageEnd[s]!) - stageEnd[s]! : 0;
     if (away) {
       const up = inst.resultBytes[o]! * inst.upPerByte[d]! + inst.halfRtt[d]!;
       stageRadioJ[s]! += radioLegEnergyJ(inst.power[d]!.radioModel, 'up', inst.resultBytes[o]!, up);

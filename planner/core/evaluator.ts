@@ -11,7 +11,7 @@
  * Buffers are reused between calls: read results before the next evaluation, or copy them.
  */
 import { cpuEnergyJ, radioLegEnergyJ } from '../../power/energy.ts';
-import type { Instance } from './instance.ts';
+import { arriveAt, type Instance } from './instance.ts';
 import { objectiveCost, type Score } from './objective.ts';
 import { formStages, type StageLayout } from './stages.ts';
 import { Timelines } from './timeline.ts';
@@ -79,7 +79,7 @@ export class Evaluator {
 
   private scheduleParallel(placement: Int32Array): number {
     const inst = this.inst;
-    const { D, order, predStart, predTask, edgeBytes, perByte, fixed, compute } = inst;
+    const { D, order, predStart, predTask, edgeBytes, perByte, fixed, compute, hasLinkBacklog } = inst;
     const { start, finish, ready, lane, edgeArrive, timelines } = this;
     timelines.reset();
     let makespan = 0;
@@ -90,7 +90,9 @@ export class Evaluator {
       for (let e = predStart[t]!; e < predStart[t + 1]!; e++) {
         const p = predTask[e]!;
         const a = placement[p]!;
-        const arrive = a === d ? finish[p]! : finish[p]! + edgeBytes[e]! * perByte[a * D + d]! + fixed[a * D + d]!;
+        const arrive = a === d ? finish[p]!
+          : hasLinkBacklog ? arriveAt(inst, a, d, edgeBytes[e]!, finish[p]!)
+          : finish[p]! + edgeBytes[e]! * perByte[a * D + d]! + fixed[a * D + d]!;
         edgeArrive[e] = arrive;
         if (arrive > r) r = arrive;
       }
@@ -111,7 +113,7 @@ export class Evaluator {
   /** One thing at a time: compute and transfers add up (the Neurosurgeon / DADS assumption). */
   private scheduleSerial(placement: Int32Array): number {
     const inst = this.inst;
-    const { D, order, predStart, predTask, tensorBytes, perByte, fixed, compute } = inst;
+    const { D, order, predStart, predTask, tensorBytes, compute } = inst;
     const { start, finish, ready, lane, edgeArrive, timelines, recvStamp, recvTime } = this;
     timelines.reset();
     const stamp = ++this.stamp;
@@ -128,7 +130,7 @@ export class Evaluator {
         }
         const key = p * D + d;
         if (recvStamp[key] !== stamp) {
-          clock += tensorBytes[p]! * perByte[a * D + d]! + fixed[a * D + d]!;
+          clock = arriveAt(inst, a, d, tensorBytes[p]!, clock);
           recvStamp[key] = stamp;
           recvTime[key] = clock;
         }
@@ -150,7 +152,7 @@ export class Evaluator {
 
   private addResults(placement: Int32Array, makespan: number, serial: boolean): number {
     const inst = this.inst;
-    const { D, origin } = inst;
+    const { origin } = inst;
     let m = makespan;
     for (let k = 0; k < inst.outputs.length; k++) {
       const o = inst.outputs[k]!;
@@ -159,12 +161,11 @@ export class Evaluator {
         this.resultArrive[o] = this.finish[o]!;
         continue;
       }
-      const ms = inst.resultBytes[o]! * inst.perByte[d * D + origin]! + inst.fixed[d * D + origin]!;
       if (serial) {
-        m += ms;
+        m = arriveAt(inst, d, origin, inst.resultBytes[o]!, m);
         this.resultArrive[o] = m;
       } else {
-        this.resultArrive[o] = this.finish[o]! + ms;
+        this.resultArrive[o] = arriveAt(inst, d, origin, inst.resultBytes[o]!, this.finish[o]!);
         if (this.resultArrive[o]! > m) m = this.resultArrive[o]!;
       }
     }

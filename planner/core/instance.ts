@@ -78,6 +78,11 @@ export interface Instance {
   upPerByte: Float64Array;
   downPerByte: Float64Array;
   halfRtt: Float64Array;
+  /** Time other jobs' data take on each device's uplink / downlink: flat [start0, end0, ...], sorted, merged. */
+  upBusy: Float64Array[];
+  downBusy: Float64Array[];
+  /** Some link carries other jobs' data: transfers go through arriveAt()'s queues. */
+  hasLinkBacklog: boolean;
   idleW: Float64Array;
   busyW: Float64Array;
   /** Upward ranks and the priority order (decreasing rank, ties by topological position). */
@@ -274,6 +279,9 @@ export function buildInstance(request: PlanRequest): InstanceOutcome {
   const upPerByte = new Float64Array(D);
   const downPerByte = new Float64Array(D);
   const halfRtt = new Float64Array(D);
+  const upBusy: Float64Array[] = [];
+  const downBusy: Float64Array[] = [];
+  let hasLinkBacklog = false;
   const idleW = new Float64Array(D);
   const busyW = new Float64Array(D);
   const lanes = new Int32Array(D);
@@ -284,6 +292,11 @@ export function buildInstance(request: PlanRequest): InstanceOutcome {
     upPerByte[d] = msPerByte(spec.link.upBps);
     downPerByte[d] = msPerByte(spec.link.downBps);
     halfRtt[d] = spec.link.rttMs / 2;
+    const linkBusy = (until: number | undefined, list: Array<{ startMs: number; endMs: number }> | undefined): Float64Array =>
+      mergeIntervals([...(until !== undefined && until > 0 ? [[0, until] as [number, number]] : []), ...(list ?? []).map((b): [number, number] => [b.startMs, b.endMs])]);
+    upBusy.push(linkBusy(spec.uplinkBusyUntilMs, spec.uplinkBusy));
+    downBusy.push(linkBusy(spec.downlinkBusyUntilMs, spec.downlinkBusy));
+    if (upBusy[d]!.length > 0 || downBusy[d]!.length > 0) hasLinkBacklog = true;
     idleW[d] = power[d]!.idleW;
     busyW[d] = power[d]!.busyW;
     lanes[d] = spec.workers ?? 1;
@@ -374,7 +387,7 @@ export function buildInstance(request: PlanRequest): InstanceOutcome {
       inputs: Int32Array.from(g.inputs),
       resultBytes,
       compute, allowed, pinned, params, act, memCap, lanes, busy, hasBusy,
-      perByte, fixed, upPerByte, downPerByte, halfRtt, idleW, busyW,
+      perByte, fixed, upPerByte, downPerByte, halfRtt, upBusy, downBusy, hasLinkBacklog, idleW, busyW,
       rank, order, pos,
       objective,
       constraints,
@@ -387,7 +400,33 @@ export function buildInstance(request: PlanRequest): InstanceOutcome {
   };
 }
 
-/** Transfer time of `bytes` from device a to device c (0 when a === c). */
+/** Transfer time of `bytes` from device a to device c (0 when a === c), on idle links. */
 export function transferMs(inst: Instance, bytes: number, a: number, c: number): number {
   return a === c ? 0 : bytes * inst.perByte[a * inst.D + c]! + inst.fixed[a * inst.D + c]!;
+}
+
+/**
+ * When `bytes` sent from device a at `sendAt` arrive on device c: across a's uplink, then c's
+ * downlink, each leg in the first gap of its link's time taken by other jobs that holds it.
+ * With idle links this is sendAt + transferMs(). Non-decreasing in sendAt, so any bound built
+ * from earlier send times stays a bound.
+ */
+export function arriveAt(inst: Instance, a: number, c: number, bytes: number, sendAt: number): number {
+  if (a === c) return sendAt;
+  if (!inst.hasLinkBacklog) return sendAt + bytes * inst.perByte[a * inst.D + c]! + inst.fixed[a * inst.D + c]!;
+  const upMs = bytes * inst.upPerByte[a]!;
+  const up = firstGap(inst.upBusy[a]!, sendAt, upMs) + upMs + inst.halfRtt[a]!;
+  const downMs = bytes * inst.downPerByte[c]!;
+  return firstGap(inst.downBusy[c]!, up, downMs) + downMs + inst.halfRtt[c]!;
+}
+
+/** Earliest start >= from of `duration` outside the sorted, merged intervals (flat [s0, e0, s1, e1, ...]). */
+export function firstGap(busy: ArrayLike<number>, from: number, duration: number): number {
+  let at = from;
+  for (let i = 0; i < busy.length; i += 2) {
+    if (busy[i + 1]! <= at) continue;
+    if (at + duration <= busy[i]!) return at;
+    at = busy[i + 1]!;
+  }
+  return at;
 }

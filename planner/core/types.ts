@@ -23,6 +23,11 @@ export interface BusyInterval {
   worker?: number;
 }
 
+export interface LinkInterval {
+  startMs: number;
+  endMs: number;
+}
+
 export interface DeviceSpec {
   id: string;
   role: DeviceRole;
@@ -39,6 +44,15 @@ export interface DeviceSpec {
   workers?: number;
   /** Every executor is busy with earlier jobs until then (ms from now). */
   busyUntilMs?: number;
+  /**
+   * The device's uplink (downlink) carries other jobs' data until then (ms from now): a
+   * transfer this job sends (receives) waits for it, as on a real bottleneck link. Default 0.
+   */
+  uplinkBusyUntilMs?: number;
+  downlinkBusyUntilMs?: number;
+  /** Time other jobs' data take on the uplink (downlink), ms from now; a transfer goes into the first gap that holds it. */
+  uplinkBusy?: LinkInterval[];
+  downlinkBusy?: LinkInterval[];
   busy?: BusyInterval[];
   /** Multiplies every compute time on this device (learned online; default 1). */
   loadFactor?: number;

@@ -218,6 +218,19 @@ export function checkDevices(devices: unknown): PlanIssue[] {
       issues.push(config('workers must be a whole number from 1 to 1024', `${path}.workers`));
     }
     if (d.busyUntilMs !== undefined && !isNonNegative(d.busyUntilMs)) issues.push(config('busyUntilMs must be a number >= 0', `${path}.busyUntilMs`));
+    for (const key of ['uplinkBusyUntilMs', 'downlinkBusyUntilMs'] as const) {
+      if (d[key] !== undefined && !isNonNegative(d[key])) issues.push(config(`${key} must be a number >= 0`, `${path}.${key}`));
+    }
+    for (const key of ['uplinkBusy', 'downlinkBusy'] as const) {
+      const list = d[key];
+      if (list === undefined) continue;
+      if (!Array.isArray(list)) issues.push(config(`${key} must be an array of intervals`, `${path}.${key}`));
+      else list.forEach((b, k) => {
+        if (!(typeof b === 'object' && b !== null && isNonNegative(b.startMs) && isNonNegative(b.endMs) && b.startMs <= b.endMs)) {
+          issues.push(config(`a ${key} interval needs 0 <= startMs <= endMs`, `${path}.${key}[${k}]`));
+        }
+      });
+    }
     if (d.loadFactor !== undefined && !isPositive(d.loadFactor)) issues.push(config('loadFactor must be a number > 0', `${path}.loadFactor`));
     if (d.busy !== undefined) {
       if (!Array.isArray(d.busy)) issues.push(config('busy must be an array of intervals', `${path}.busy`));

@@ -1301,6 +1301,14 @@ export const DESCRIPTOR = {
                 "queuedMs": {
                   "type": "double",
                   "id": 7
+                },
+                "uplinkBacklogMs": {
+                  "type": "double",
+                  "id": 8
+                },
+                "downlinkBacklogMs": {
+                  "type": "double",
+                  "id": 9
                 }
               }
             },
@@ -2237,6 +2245,8 @@ export interface DeviceEstimate {
   loadFactor: number;
   speed: number;
   queuedMs: number;
+  uplinkBacklogMs: number;
+  downlinkBacklogMs: number;
 }
 
 export interface DeviceEstimateInit {
@@ -2247,6 +2257,8 @@ export interface DeviceEstimateInit {
   loadFactor?: number;
   speed?: number;
   queuedMs?: number;
+  uplinkBacklogMs?: number;
+  downlinkBacklogMs?: number;
 }
 
 export const DeviceEstimate: MessageCodec<DeviceEstimate, DeviceEstimateInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.DeviceEstimate');

@@ -129,3 +129,42 @@ test('planner cost — queued work and several executors: tasks wait for busy ti
   near(two.plan.predictedLatencyMs, 100 + 1000 + 1e-6 * 2, 1e-6);
   assert.deepEqual(new Set(two.plan.tasks.filter((t) => t.id === 'a' || t.id === 'b').map((t) => t.worker)), new Set([0, 1]));
 });
+
+test('planner cost — a busy link delays transfers first in first out: uplink, then downlink', () => {
+  // car1 -> cloud1 of 1 MB: 800 ms up + 5 ms, 160 ms down + 20 ms on idle links.
+  const graph = makeGraph([{ id: 'x', flops: 0, outputBytes: 1e6 }, { id: 'y', preds: ['x'], flops: 0, outputBytes: 8 }]);
+  const plan = (car: object, cloud: object): number => {
+    const devices = carEdgeCloud().map((d) => (d.id === 'car1' ? { ...d, ...car } : d.id === 'cloud1' ? { ...d, ...cloud } : d));
+    const out = planJob({ graph, devices, origin: 'car1', algorithm: 'local', pins: { y: 'cloud1' }, cost: { taskOverheadMs: 0 }, transport: { inputAsUint8: false } });
+    assert.ok(out.ok, JSON.stringify(!out.ok && out.issues));
+    const edge = out.plan.edges.find((e) => e.tensor === 'x')!;
+    near(edge.arriveMs, edge.sendMs + edge.transferMs);
+    return edge.arriveMs;
+  };
+  near(plan({}, {}), 800 + 5 + 160 + 20, 1e-6);
+  // The car's uplink carries 300 ms of earlier data: everything shifts by 300 ms.
+  near(plan({ uplinkBusyUntilMs: 300 }, {}), 300 + 800 + 5 + 160 + 20, 1e-6);
+  // The cloud's downlink is busy until 900 ms: the down leg starts then, not at 805.
+  near(plan({}, { downlinkBusyUntilMs: 900 }), 900 + 160 + 20, 1e-6);
+  // A short downlink backlog that ends before the up leg does costs nothing.
+  near(plan({}, { downlinkBusyUntilMs: 700 }), 800 + 5 + 160 + 20, 1e-6);
+  // Links of devices the transfer does not cross do not matter.
+  near(plan({ downlinkBusyUntilMs: 5000 }, { uplinkBusyUntilMs: 5000 }), 800 + 5 + 160 + 20, 1e-6);
+});
+
+test('planner cost — a server whose downlink is backed up loses the job to one that is free', () => {
+  const graph = chainGraph(3, (i) => ({ flops: 5e9 * i, outputBytes: 100_000, paramBytes: 1000 }));
+  const free = planJob({ graph, devices: carEdgeCloud(), origin: 'car1' });
+  assert.ok(free.ok);
+  const where = (p: typeof free): Set<string> => new Set(Object.values(p.ok ? p.plan.placement : {}));
+  assert.ok(where(free).has('cloud1'), `on free links the cloud computes (${[...where(free)]})`);
+  const devices = carEdgeCloud().map((d) => (d.id === 'cloud1' ? { ...d, downlinkBusyUntilMs: 20_000 } : d));
+  const backed = planJob({ graph, devices, origin: 'car1' });
+  assert.ok(backed.ok);
+  assert.ok(!where(backed).has('cloud1'), `the cloud's downlink is busy for 20 s: placed on ${[...where(backed)]}`);
+  assert.ok(backed.plan.predictedLatencyMs < 20_000);
+  const bad = planJob({ graph, devices: carEdgeCloud().map((d) => (d.id === 'edge1' ? { ...d, uplinkBusyUntilMs: -1 } : d)), origin: 'car1' });
+  assert.ok(!bad.ok);
+  assert.equal(bad.issues[0]!.code, 'E_CONFIG');
+  assert.match(bad.issues[0]!.message, /uplinkBusyUntilMs/);
+});

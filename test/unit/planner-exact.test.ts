@@ -37,10 +37,16 @@ function variants(seed: number): PlanRequest[] {
   out.push({ ...base, graph: heavy, devices: base.devices.map((d, i) => ({ ...d, memoryBytes: i === 0 ? 120 : 150 + Math.floor(r() * 100) })) });
   // Lossy cuts.
   out.push({ ...base, transport: { allowLossy: true, inputAsUint8: false } });
+  // Links still carrying other jobs' data.
+  out.push({
+    ...base,
+    devices: base.devices.map((d, i) => (i === 0 ? { ...d, uplinkBusyUntilMs: 10 + r() * 80, downlinkBusy: [{ startMs: 5, endMs: 25 + r() * 40 }] }
+      : i === 1 ? { ...d, downlinkBusyUntilMs: 20 + r() * 120, uplinkBusy: [{ startMs: 10, endMs: 30 }, { startMs: 60, endMs: 90 + r() * 60 }] } : d)),
+  });
   return out;
 }
 
-test('planner exact — equals brute force on random small instances, every objective, queues, executors, memory, lossy cuts', () => {
+test('planner exact — equals brute force on random small instances, every objective, queues, executors, memory, lossy cuts, busy links', () => {
   let compared = 0;
   for (let seed = 1; seed <= 24; seed++) {
     for (const request of variants(seed)) {
@@ -59,7 +65,7 @@ test('planner exact — equals brute force on random small instances, every obje
       }
     }
   }
-  assert.ok(compared > 300);
+  assert.ok(compared > 380);
 });
 
 test('planner exact — equals brute force under a deadline and an energy budget, and reports infeasible ones', () => {
@@ -99,13 +105,14 @@ test('planner exact — equals brute force in serial timing (the Neurosurgeon/DA
   }
 });
 
-test('planner chain-dp — equals exact on chains over 2-4 devices, every objective, with queued devices', () => {
+test('planner chain-dp — equals exact on chains over 2-4 devices, every objective, with queued devices and busy links', () => {
   for (let seed = 1; seed <= 30; seed++) {
     const r = rng(seed);
     const k = 3 + (seed % 6);
     const graph = chainGraph(k, (i) => ({ flops: 1e8 + r() * 3e9, outputBytes: Math.round(1e3 + r() * 4e5 / i), paramBytes: Math.round(r() * 1e6) }));
     const base = randomRequest({ tasks: 4, devices: 2 + (seed % 3), ccr: 1, heterogeneity: 0.5, seed });
-    const devices = base.devices.map(({ profileMs: _p, ...d }, i) => (seed % 4 === 0 && i === 1 ? { ...d, busy: [{ startMs: 20, endMs: 300 }] } : d));
+    const devices = base.devices.map(({ profileMs: _p, ...d }, i) => (seed % 4 === 0 && i === 1 ? { ...d, busy: [{ startMs: 20, endMs: 300 }] }
+      : seed % 4 === 1 && i === 1 ? { ...d, downlinkBusyUntilMs: 50 + r() * 400, uplinkBusyUntilMs: r() * 200 } : d));
     for (const objective of OBJECTIVES) {
       const request: PlanRequest = { graph, devices, origin: base.origin, objective };
       const dp = planJob({ ...request, algorithm: 'chain-dp' });

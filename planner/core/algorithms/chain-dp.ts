@@ -17,7 +17,7 @@
 import { failed, type AlgorithmResult } from '../algorithm.ts';
 import { radioLegEnergyJ } from '../../../power/energy.ts';
 import { Evaluator } from '../evaluator.ts';
-import type { Instance } from '../instance.ts';
+import { arriveAt, type Instance } from '../instance.ts';
 import { objectiveCost } from '../objective.ts';
 import { Timelines } from '../timeline.ts';
 import { improvePlacement } from './improve.ts';
@@ -201,10 +201,11 @@ export function planChainDp(inst: Instance): AlgorithmResult {
           for (let a = 0; a < D; a++) {
             const prev = labels[b - 1]![a]!;
             if (prev.length === 0) continue;
-            const moveMs = entry >= 0 && a !== d ? bytes * inst.perByte[a * D + d]! + inst.fixed[a * D + d]! : 0;
+
             const [mO, mT] = entry >= 0 ? moveEnergy(bytes, a, d) : [0, 0];
             prev.forEach((p, i) => {
-              addLabel(list, { finish: runBlock(b, d, p.finish + moveMs), eOrigin: p.eOrigin + mO + cO, eTotal: p.eTotal + mT + cT, prevDevice: a, prevLabel: i });
+              const arrive = entry >= 0 ? arriveAt(inst, a, d, bytes, p.finish) : p.finish;
+              addLabel(list, { finish: runBlock(b, d, arrive), eOrigin: p.eOrigin + mO + cO, eTotal: p.eTotal + mT + cT, prevDevice: a, prevLabel: i });
             });
           }
         }
@@ -231,8 +232,7 @@ export function planChainDp(inst: Instance): AlgorithmResult {
         for (let k = lastStart; k < n; k++) {
           const t = order[k]!;
           if (!inst.isOutput[t]) continue;
-          const ms = inst.resultBytes[t]! * inst.perByte[d * D + origin]! + inst.fixed[d * D + origin]!;
-          m = Math.max(m, l.finish + ms);
+          m = Math.max(m, arriveAt(inst, d, origin, inst.resultBytes[t]!, l.finish));
           const [mo, mt] = moveEnergy(inst.resultBytes[t]!, d, origin);
           eo += mo;
           et += mt;

@@ -17,7 +17,7 @@
  * the incumbent. Devices that are indistinguishable and both still unused are tried once.
  */
 import { Evaluator } from '../evaluator.ts';
-import type { Instance } from '../instance.ts';
+import { arriveAt, type Instance } from '../instance.ts';
 import { compareScores, isFeasibleScore, objectiveCost, type Score } from '../objective.ts';
 import { radioLegEnergyJ } from '../../../power/energy.ts';
 import { Timelines } from '../timeline.ts';
@@ -118,14 +118,14 @@ export function exactSearch(inst: Instance, options: ExactOptions): ExactResult 
             let arrive: number;
             if (dev[p]! >= 0) {
               const a = dev[p]!;
-              arrive = a === d ? finish[p]! : finish[p]! + bytes * inst.perByte[a * D + d]! + inst.fixed[a * D + d]!;
+              arrive = arriveAt(inst, a, d, bytes, finish[p]!);
             } else {
               arrive = Infinity;
               work += D;
               for (let a = 0; a < D; a++) {
                 const f = eft[p * D + a]!;
                 if (f === Infinity) continue;
-                const v = a === d ? f : f + bytes * inst.perByte[a * D + d]! + inst.fixed[a * D + d]!;
+                const v = arriveAt(inst, a, d, bytes, f);
                 if (v < arrive) arrive = v;
               }
             }
@@ -136,7 +136,7 @@ export function exactSearch(inst: Instance, options: ExactOptions): ExactResult 
           eft[t * D + d] = f;
           if (f < bestF) bestF = f;
           if (inst.returnResult && inst.isOutput[t]) {
-            const tail = d === origin ? f : f + inst.resultBytes[t]! * inst.perByte[d * D + origin]! + inst.fixed[d * D + origin]!;
+            const tail = arriveAt(inst, d, origin, inst.resultBytes[t]!, f);
             if (tail < bestTail) bestTail = tail;
           }
         }
@@ -240,14 +240,14 @@ export function exactSearch(inst: Instance, options: ExactOptions): ExactResult 
           let dup = false;
           for (let q = inst.predStart[t]!; q < e && !dup; q++) dup = inst.predTask[q] === p;
           if (dup) continue;
-          newClock += inst.tensorBytes[p]! * inst.perByte[a * D + d]! + inst.fixed[a * D + d]!;
+          newClock = arriveAt(inst, a, d, inst.tensorBytes[p]!, newClock);
         }
         r = newClock;
       } else {
         for (let e = inst.predStart[t]!; e < inst.predStart[t + 1]!; e++) {
           const p = inst.predTask[e]!;
           const a = dev[p]!;
-          const arrive = a === d ? finish[p]! : finish[p]! + inst.edgeBytes[e]! * inst.perByte[a * D + d]! + inst.fixed[a * D + d]!;
+          const arrive = arriveAt(inst, a, d, inst.edgeBytes[e]!, finish[p]!);
           if (arrive > r) r = arrive;
         }
       }
@@ -278,7 +278,7 @@ export function exactSearch(inst: Instance, options: ExactOptions): ExactResult 
         clock = c.clock;
       }
       let arrive = c.f;
-      if (inst.returnResult && inst.isOutput[t] && d !== origin) arrive += inst.resultBytes[t]! * inst.perByte[d * D + origin]! + inst.fixed[d * D + origin]!;
+      if (inst.returnResult && inst.isOutput[t] && d !== origin) arrive = arriveAt(inst, d, origin, inst.resultBytes[t]!, c.f);
       partialMax = Math.max(partialMax, arrive);
 
       if (!prune(k + 1)) visit(k + 1);
@@ -316,6 +316,7 @@ function deviceClasses(inst: Instance): Int32Array {
   const same = (a: number, b: number): boolean => {
     if (inst.lanes[a] !== inst.lanes[b] || inst.memCap[a] !== inst.memCap[b]) return false;
     if (inst.upPerByte[a] !== inst.upPerByte[b] || inst.downPerByte[a] !== inst.downPerByte[b] || inst.halfRtt[a] !== inst.halfRtt[b]) return false;
+    if (inst.upBusy[a]!.length > 0 || inst.upBusy[b]!.length > 0 || inst.downBusy[a]!.length > 0 || inst.downBusy[b]!.length > 0) return false;
     if (inst.idleW[a] !== inst.idleW[b] || inst.busyW[a] !== inst.busyW[b]) return false;
     const ra = inst.power[a]!.radioModel;
     const rb = inst.power[b]!.radioModel;

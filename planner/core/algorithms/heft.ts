@@ -6,13 +6,13 @@
  * The evaluator reproduces HEFT's schedule for HEFT's placement exactly (same order, same rule).
  */
 import { failed, type AlgorithmResult } from '../algorithm.ts';
-import type { Instance } from '../instance.ts';
+import { arriveAt, type Instance } from '../instance.ts';
 import { Timelines } from '../timeline.ts';
 
 const REL = 1e-9;
 
 export function planHeft(inst: Instance): AlgorithmResult {
-  const { n, D, order, predStart, predTask, edgeBytes, perByte, fixed, compute, allowed } = inst;
+  const { n, D, order, predStart, predTask, edgeBytes, compute, allowed } = inst;
   const timelines = new Timelines(inst);
   const placement = new Int32Array(n).fill(-1);
   const finish = new Float64Array(n);
@@ -31,15 +31,13 @@ export function planHeft(inst: Instance): AlgorithmResult {
       for (let e = predStart[t]!; e < predStart[t + 1]!; e++) {
         const p = predTask[e]!;
         const a = placement[p]!;
-        const arrive = a === d ? finish[p]! : finish[p]! + edgeBytes[e]! * perByte[a * D + d]! + fixed[a * D + d]!;
+        const arrive = arriveAt(inst, a, d, edgeBytes[e]!, finish[p]!);
         if (arrive > r) r = arrive;
       }
       const w = compute[t * D + d]!;
       const s = timelines.earliestStart(d, r, w);
       let key = s + w;
-      if (inst.returnResult && inst.isOutput[t] && d !== inst.origin) {
-        key += inst.resultBytes[t]! * perByte[d * D + inst.origin]! + fixed[d * D + inst.origin]!;
-      }
+      if (inst.returnResult && inst.isOutput[t]) key = arriveAt(inst, d, inst.origin, inst.resultBytes[t]!, key);
       if (best < 0 || key < bestKey - REL * Math.max(1, Math.abs(bestKey))) {
         best = d;
         bestKey = key;

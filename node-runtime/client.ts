@@ -250,7 +250,8 @@ export class JobClient {
       return;
     }
     const p = this.pending.get(topic.jobId)!;
-    if (p.request.fallbackLocal && (result.status === JobStatus.JOB_STATUS_FAILED || (result.status === JobStatus.JOB_STATUS_REJECTED && result.error?.code === 'E_NO_DEVICES'))) {
+    const unplaceable = result.error?.code === 'E_NO_DEVICES' || result.error?.code === 'E_OVERLOADED';
+    if (p.request.fallbackLocal && (result.status === JobStatus.JOB_STATUS_FAILED || (result.status === JobStatus.JOB_STATUS_REJECTED && unplaceable))) {
       if (p.timer) clearTimeout(p.timer);
       void this.timedOut(topic.jobId, 0);
       return;

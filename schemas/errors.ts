@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   E_BAD_DAG: 'A job DAG is malformed: cyclic, dangling references or duplicate tasks.',
   E_UNKNOWN_ALGORITHM: 'The requested planning algorithm does not exist.',
   E_NO_DEVICES: 'No online device can run the job.',
+  E_OVERLOADED: 'The devices are too busy for the job to finish by its deadline now (it would on idle devices); it was refused at once rather than queued.',
   // runtime and jobs
   E_CAPABILITY: 'A stage input carried a missing or invalid capability for its job attempt.',
   E_STALE_ATTEMPT: 'A message belongs to an attempt of a job that has been superseded.',

@@ -87,26 +87,21 @@ export function placeAttempt(registry: DeviceRegistry, job: JobRecord, again: bo
   const unpinned = { ...graph, tasks: graph.tasks.map(({ pinned: _pinned, ...t }) => t) };
   const local = originIsDevice && !ownBaseline ? planJob({ ...planRequest, graph: unpinned, pins: {}, algorithm: 'local', constraints: {} }) : outcome;
   const localMs = local.ok ? local.plan.predictedLatencyMs + dispatchMs : 0;
-  // A job that would finish only after its origin gave up is answered now, not queued for nothing.
-  const predictedMs = outcome.plan.predictedLatencyMs + dispatchMs;
-  const timeoutMs = request.timeoutMs;
-  if (!again && timeoutMs > 0 && predictedMs > timeoutMs) {
-    return overloadedOrNot(planRequest, `the best plan now finishes in ${predictedMs.toFixed(0)} ms, after the job's timeout of ${timeoutMs} ms`, dispatchMs, timeoutMs);
-  }
   return { kind: 'plan', core: shiftPlan(outcome.plan, dispatchMs), localMs };
 }
 
 /**
- * A job no plan finishes in time: E_OVERLOADED when the devices' queues and links are what stand
- * in the way (the same job on idle devices would make it), else E_INFEASIBLE (it never could).
+ * A job no plan finishes by its deadline (`objective.deadline_ms`; a timeout is the origin's
+ * patience, not a deadline, and predictions are not exact enough to refuse on it): E_OVERLOADED
+ * when the devices' queues and links are what stand in the way (the same job on idle devices
+ * would make it), else E_INFEASIBLE (it never could).
  */
-function overloadedOrNot(planRequest: PlanRequest, why: string, dispatchMs: number, timeoutMs?: number): Placement {
+function overloadedOrNot(planRequest: PlanRequest, why: string, dispatchMs: number): Placement {
   const idle = planJob({
     ...planRequest,
     devices: planRequest.devices.map(({ busy: _b, busyUntilMs: _u, uplinkBusy: _ub, downlinkBusy: _db, uplinkBusyUntilMs: _uu, downlinkBusyUntilMs: _du, ...d }) => d),
   });
   const idleMs = idle.ok ? idle.plan.predictedLatencyMs + dispatchMs : Number.POSITIVE_INFINITY;
-  const fits = idle.ok && (timeoutMs === undefined || idleMs <= timeoutMs);
-  if (!fits) return { kind: 'refuse', code: 'E_INFEASIBLE', message: why };
+  if (!idle.ok) return { kind: 'refuse', code: 'E_INFEASIBLE', message: why };
   return { kind: 'refuse', code: 'E_OVERLOADED', message: `the fleet is busy: ${why} (on idle devices: ${idleMs.toFixed(0)} ms); submit again later, or run it on the origin` };
 }

@@ -14,8 +14,8 @@ import { pino } from 'pino';
 import { EmulatedSystem, type DeviceLaunch } from '../cli/demo/system.ts';
 import { getTaskGraph } from '../models/task-graph.ts';
 import { buildJobInputs } from '../node-runtime/job-inputs.ts';
-import { JobStatus, type JobInputInit } from '../schemas/generated/edgeweave.ts';
-import type { JobClient, JobOutcome } from '../node-runtime/client.ts';
+import { JobStatus, type JobInputInit, type JobRequestInit } from '../schemas/generated/edgeweave.ts';
+import { percentile, streamJobs } from '../node-runtime/client-stream.ts';
 import type { BenchOptions } from './options.ts';
 import { ATTEMPTS_PER_SUBMISSION } from '../planner/request.ts';
 
@@ -41,21 +41,9 @@ function plannerTraffic(system: EmulatedSystem): { in: number; out: number; jobs
   return { in: s?.bytesIn ?? 0, out: s?.bytesOut ?? 0, jobs: s?.jobsPlanned ?? 0 };
 }
 
-function pct(values: number[], q: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length === 0 ? Number.NaN : s[Math.min(s.length - 1, Math.floor(q * (s.length - 1) + 0.5))]!;
-}
-
-/** Submits jobs at a fixed rate for `durationMs`, not waiting for earlier ones. */
-async function stream(client: JobClient, model: string, inputs: JobInputInit[], ratePerS: number, durationMs: number): Promise<JobOutcome[]> {
-  const pending: Array<Promise<JobOutcome>> = [];
-  const start = Date.now();
-  for (let k = 0; k < Math.round((durationMs / 1000) * ratePerS); k++) {
-    pending.push(client.submit({ model: { name: model }, inputs, fused: true, algorithm: 'auto', timeoutMs: 180_000 }));
-    const next = start + ((k + 1) * 1000) / ratePerS;
-    await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
-  }
-  return Promise.all(pending);
+/** The job every stream submits. */
+function job(model: string, inputs: JobInputInit[]): Omit<JobRequestInit, 'originDevice' | 'jobId'> {
+  return { model: { name: model }, inputs, fused: true, algorithm: 'auto', timeoutMs: 180_000 };
 }
 
 export async function runBench(options: BenchOptions): Promise<void> {
@@ -94,8 +82,8 @@ export async function runBench(options: BenchOptions): Promise<void> {
     const traffic0 = plannerTraffic(system);
     const started = Date.now();
     const [vggOutcomes, ...carOutcomes] = await Promise.all([
-      stream(clients[carCount]!, 'vgg16', vgg, VGG_RATE, durationMs),
-      ...cars.map((_, i) => stream(clients[i]!, model, mobilenet, rate, durationMs)),
+      streamJobs(clients[carCount]!, job('vgg16', vgg), { ratePerS: VGG_RATE, durationMs }),
+      ...cars.map((_, i) => streamJobs(clients[i]!, job(model, mobilenet), { ratePerS: rate, durationMs })),
     ]);
     const wallS = (Date.now() - started) / 1000;
     const cpu1 = { broker: cpuSeconds(brokerPid), planner: cpuSeconds(plannerPid), at: Date.now() };
@@ -134,16 +122,16 @@ export async function runBench(options: BenchOptions): Promise<void> {
     const replanned = all.filter((o) => o.result.status === JobStatus.JOB_STATUS_OK && o.result.attempt % ATTEMPTS_PER_SUBMISSION !== 1).length;
     line('jobs re-planned / submitted again by origins', `${replanned} / ${clients.reduce((s, c) => s + c.resubmitted, 0)}`);
     line('throughput (jobs completed / s)', ((all.length - lost) / wallS).toFixed(2));
-    line(`${model} unloaded p50 ms`, pct(unloaded, 0.5).toFixed(0));
-    line(`${model} loaded p50 / p95 / p99 ms`, `${pct(ok, 0.5).toFixed(0)} / ${pct(ok, 0.95).toFixed(0)} / ${pct(ok, 0.99).toFixed(0)}`);
-    line('latency ratio loaded / unloaded (p50)', (pct(ok, 0.5) / pct(unloaded, 0.5)).toFixed(2));
-    line('VGG16 loaded p50 / p95 ms', `${pct(vggOk, 0.5).toFixed(0)} / ${pct(vggOk, 0.95).toFixed(0)}`);
+    line(`${model} unloaded p50 ms`, percentile(unloaded, 0.5).toFixed(0));
+    line(`${model} loaded p50 / p95 / p99 ms`, `${percentile(ok, 0.5).toFixed(0)} / ${percentile(ok, 0.95).toFixed(0)} / ${percentile(ok, 0.99).toFixed(0)}`);
+    line('latency ratio loaded / unloaded (p50)', (percentile(ok, 0.5) / percentile(unloaded, 0.5)).toFixed(2));
+    line('VGG16 loaded p50 / p95 ms', `${percentile(vggOk, 0.5).toFixed(0)} / ${percentile(vggOk, 0.95).toFixed(0)}`);
     line(`${model} placements`, [...placements].map(([k, v]) => `${k}: ${v}`).join(', '));
     for (const group of ['car', 'edge1', 'cloud1']) {
       const entries = [...perDevice].filter(([id]) => id.startsWith(group));
       const all3 = { wait: entries.flatMap(([, d]) => d.wait), transfer: entries.flatMap(([, d]) => d.transfer), compute: entries.flatMap(([, d]) => d.compute) };
       if (all3.compute.length === 0) continue;
-      line(`${group === 'car' ? 'cars' : group} stages: median wait / transfer in / compute ms`, `${pct(all3.wait, 0.5).toFixed(0)} / ${pct(all3.transfer, 0.5).toFixed(0)} / ${pct(all3.compute, 0.5).toFixed(0)} (${all3.compute.length} stages)`);
+      line(`${group === 'car' ? 'cars' : group} stages: median wait / transfer in / compute ms`, `${percentile(all3.wait, 0.5).toFixed(0)} / ${percentile(all3.transfer, 0.5).toFixed(0)} / ${percentile(all3.compute, 0.5).toFixed(0)} (${all3.compute.length} stages)`);
     }
     const jobsPlanned = traffic1.jobs - traffic0.jobs;
     line('planner bytes per job in / out (KiB)', jobsPlanned > 0 ? `${((traffic1.in - traffic0.in) / jobsPlanned / 1024).toFixed(1)} / ${((traffic1.out - traffic0.out) / jobsPlanned / 1024).toFixed(1)}` : '-');

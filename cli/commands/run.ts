@@ -4,6 +4,7 @@ import { objectiveOption } from './planner.ts';
 import { JobClient, DEFAULT_TIMEOUT_MS } from '../../node-runtime/client.ts';
 import { buildJobInputs } from '../../node-runtime/job-inputs.ts';
 import { summarizeOutcome } from '../../node-runtime/job-summary.ts';
+import { streamJobs, summarizeStream, type StreamSummary } from '../../node-runtime/client-stream.ts';
 import { JobHistory, type HistoryRecord } from '../../node-runtime/history.ts';
 import { discoverFleet, resolveModelArgument } from '../../node-runtime/model-argument.ts';
 import { ALGORITHM_NAMES, isAlgorithmName } from '../../planner/core/registry.ts';
@@ -41,6 +42,17 @@ export function formatJobReport(r: HistoryRecord): string {
   return lines.join('\n') + '\n';
 }
 
+/** The human-readable report of a stream (`--rate`). */
+export function formatStreamReport(s: StreamSummary, rate: number, durationS: number): string {
+  const refused = Object.entries(s.refusedBy).map(([code, n]) => `${code} ${n}`).join(', ');
+  return [
+    `stream: ${rate} jobs/s for ${durationS} s`,
+    `submitted ${s.submitted}, ok ${s.ok}, rejected ${s.rejected}${refused ? ` (${refused})` : ''}, failed ${s.failed}, timed out ${s.timedOut}`,
+    `offered ${s.offeredPerS.toFixed(2)} jobs/s, throughput ${s.throughputPerS.toFixed(2)} jobs/s`,
+    `latency p50 / p95 / p99: ${f1(s.p50Ms)} / ${f1(s.p95Ms)} / ${f1(s.p99Ms)} ms`,
+  ].join('\n') + '\n';
+}
+
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]): string => r.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
@@ -50,7 +62,7 @@ export function table(header: string[], rows: string[][]): string {
 export const command: Command = {
   name: 'run',
   summary: 'submit an inference job from a device and print its result, timeline and energy',
-  usage: '--model <path|id|hash> --from <deviceId> [--input random|<image>|<input>=<src>]... [--broker <url>] [--algorithm auto] [--objective latency] [--json]',
+  usage: '--model <path|id|hash> --from <deviceId> [--input random|<image>|<input>=<src>]... [--broker <url>] [--algorithm auto] [--objective latency] [--rate <jobs/s> --duration <s>] [--json]',
   help: [
     ['--model <path|id|hash>', 'a model.json (or its folder) here, a zoo name, or the id or hash (8+ hex digits) of a model the fleet holds'],
     ['--from <deviceId>', 'the device submitting the job: it receives the result, and inputs start there'],
@@ -67,6 +79,8 @@ export const command: Command = {
     ['--top-k <k>', 'top classes to return (default 5)'],
     ['--timeout-ms <ms>', `give up after this long (default ${DEFAULT_TIMEOUT_MS})`],
     ['--repeat <n>', 'submit the job n times, one after another (default 1)'],
+    ['--rate <jobs/s>', 'a stream, as from a camera: submit the job at this rate, not waiting for earlier ones, and print throughput and latency percentiles'],
+    ['--duration <s>', 'with --rate: how long the stream lasts (default 10)'],
     ['--data-dir <dir>', 'job history goes to <dir>/history.json (default ./.edgeweave)'],
     ['--json', 'print the job record(s) as JSON'],
     ['--debug-json', 'mirror the job request as JSON under edgeweave/v1/debug/...'],
@@ -87,6 +101,8 @@ export const command: Command = {
     'top-k': { type: 'string' },
     'timeout-ms': { type: 'string' },
     repeat: { type: 'string' },
+    rate: { type: 'string' },
+    duration: { type: 'string' },
     'data-dir': { type: 'string' },
     json: { type: 'boolean' },
     'debug-json': { type: 'boolean' },
@@ -112,6 +128,10 @@ export const command: Command = {
       ...(objective?.kind === 'weighted' ? { latencyWeight: objective.latencyWeight, energyWeight: objective.energyWeight } : {}),
     };
     const repeat = numberOption(ctx.values, 'repeat', 1, { min: 1, max: 100_000, integer: true });
+    const rate = ctx.values['rate'] === undefined ? undefined : numberOption(ctx.values, 'rate', 1, { min: 0.001, max: 10_000 });
+    if (ctx.values['duration'] !== undefined && rate === undefined) throw new EdgeweaveError('E_USAGE', '--duration goes with --rate (e.g. --rate 2 --duration 30)');
+    if (rate !== undefined && ctx.values['repeat'] !== undefined) throw new EdgeweaveError('E_USAGE', '--repeat submits one job after another, --rate a stream: give one of them');
+    const durationS = numberOption(ctx.values, 'duration', 10, { min: 0.001, max: 86_400 });
     const allowLossy = ctx.values['allow-lossy'] === true;
     const modelPaths = new Map<string, string>();
     if (localPath !== undefined) for (const key of [ref.sha256 ?? '', ref.name ?? '']) if (key !== '') modelPaths.set(key, localPath);
@@ -119,13 +139,30 @@ export const command: Command = {
     const history = await JobHistory.open(stringOption(ctx.values, 'data-dir') ?? process.env['EDGEWEAVE_DATA_DIR'] ?? '.edgeweave');
     const records: HistoryRecord[] = [];
     let failed = 0;
+    const job = {
+      model: ref, inputs, algorithm: algorithm ?? '', objective: wireObjective, fused,
+      allowLossy, topK: numberOption(ctx.values, 'top-k', 5, { min: 0, max: 1000, integer: true }),
+      timeoutMs: numberOption(ctx.values, 'timeout-ms', DEFAULT_TIMEOUT_MS, { min: 1, integer: true }),
+    };
+    if (rate !== undefined) {
+      try {
+        const started = Date.now();
+        const outcomes = await streamJobs(client, job, {
+          ratePerS: rate, durationMs: durationS * 1000,
+          onProgress: (p) => ctx.log.info({ elapsedS: Math.round(p.elapsedMs / 1000), submitted: p.submitted, done: p.done }, 'stream under way'),
+        });
+        const summary = summarizeStream(outcomes, Date.now() - started);
+        records.push(...outcomes.map((o) => summarizeOutcome(o, from, graph.modelId, client.originStatus?.power?.idleW)));
+        ctx.stdout.write(ctx.values['json'] === true ? JSON.stringify(summary, null, 2) + '\n' : formatStreamReport(summary, rate, durationS));
+        return summary.ok === summary.submitted ? 0 : 1;
+      } finally {
+        await history.add(...records);
+        await client.close();
+      }
+    }
     try {
       for (let i = 0; i < repeat; i++) {
-        const outcome = await client.submit({
-          model: ref, inputs, algorithm: algorithm ?? '', objective: wireObjective, fused,
-          allowLossy, topK: numberOption(ctx.values, 'top-k', 5, { min: 0, max: 1000, integer: true }),
-          timeoutMs: numberOption(ctx.values, 'timeout-ms', DEFAULT_TIMEOUT_MS, { min: 1, integer: true }),
-        });
+        const outcome = await client.submit(job);
         const record = summarizeOutcome(outcome, from, graph.modelId, client.originStatus?.power?.idleW);
         records.push(record);
         if (outcome.result.status !== JobStatus.JOB_STATUS_OK) failed++;

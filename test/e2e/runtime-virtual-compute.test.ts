@@ -5,6 +5,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startCluster, TEST_DATA_DIR, type Cluster } from '../support/cluster.ts';
 import { closeInOrder, SETUP_TIMEOUT_MS, TEARDOWN_TIMEOUT_MS } from '../support/wait.ts';
 import { getTaskGraph } from '../../models/task-graph.ts';
@@ -15,6 +20,19 @@ import { decodeTensor } from '../../schemas/tensor-codec.ts';
 import { JobStatus } from '../../schemas/generated/edgeweave.ts';
 
 const SPEED = 0.25;
+const BIN = fileURLToPath(new URL('../../bin/edgeweave.js', import.meta.url));
+
+function runCli(args: string[], timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, EDGEWEAVE_LOG_LEVEL: 'warn' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`edgeweave ${args.join(' ')} did not end in ${timeoutMs} ms:\n${stdout}\n${stderr}`)); }, timeoutMs);
+    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  });
+}
 
 describe('runtime — virtual compute', () => {
   let cluster: Cluster;
@@ -57,4 +75,20 @@ describe('runtime — virtual compute', () => {
     assert.ok(Number.isFinite(expected) && expected > 0);
     assert.ok(trace[0]!.computeMs >= expected * 0.95 && trace[0]!.computeMs <= expected + 50, `computed ${trace[0]!.computeMs} ms, profiled ${expected} ms`);
   });
+
+  test('edgeweave run --rate --duration: a camera-like stream, with throughput and latency percentiles', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'edgeweave-stream-'));
+    const r = await runCli(['run', '--model', 'chain', '--from', 'car1', '--broker', cluster.brokerUrl, '--rate', '10', '--duration', '2', '--json', '--data-dir', dataDir]);
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as { submitted: number; ok: number; offeredPerS: number; throughputPerS: number; p50Ms: number; p95Ms: number; p99Ms: number };
+    assert.equal(s.submitted, 20);
+    assert.equal(s.ok, 20);
+    assert.ok(s.offeredPerS > 7 && s.offeredPerS < 13, `offered ${s.offeredPerS} jobs/s`);
+    assert.ok(s.throughputPerS > 0 && s.throughputPerS <= s.offeredPerS * 1.5, `throughput ${s.throughputPerS} jobs/s`);
+    assert.ok(s.p50Ms > 0 && s.p50Ms <= s.p95Ms && s.p95Ms <= s.p99Ms);
+    const wrong = await runCli(['run', '--model', 'chain', '--from', 'car1', '--broker', cluster.brokerUrl, '--duration', '2']);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /--duration goes with --rate/);
+  });
 });
+

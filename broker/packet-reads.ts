@@ -13,55 +13,13 @@
  * accepts with `pauseOnConnect` (nothing read yet) and the accepted socket's handle is moved
  * into a socket made with `onread`, as Node's own accept does (`new Socket({ handle })`).
  * `socket._handle` is a Node internal; this file is the only place that touches it.
- * The transport's client side (transport/packet-socket.ts) frames the same way.
+ * The connection aedes gets is a `FramedStream` (net/framed-stream.ts), as the transport's
+ * client side (transport/packet-socket.ts).
  */
 import { Socket } from 'node:net';
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
+import { FramedStream } from '../net/framed-stream.ts';
 import { PacketFramer } from '../net/packet-framer.ts';
-
-/** The Duplex aedes gets: reads through a `PacketFramer`, writes straight to the socket. */
-class FramedConnection extends Duplex {
-  constructor(private readonly socket: Socket) {
-    super({ allowHalfOpen: false });
-    socket.on('end', () => this.push(null));
-    socket.on('error', (err) => this.destroy(err));
-    socket.on('close', () => this.destroy());
-  }
-
-  /** Hands a read chunk on; false asks the socket to stop reading until `_read`. */
-  deliver(chunks: Buffer[]): boolean {
-    let more = true;
-    for (const chunk of chunks) more = this.push(chunk);
-    return more;
-  }
-
-  override _read(): void {
-    this.socket.resume();
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
-    if (this.socket.write(chunk)) done();
-    else this.socket.once('drain', () => done());
-  }
-
-  override _writev(chunks: Array<{ chunk: Buffer }>, done: (err?: Error | null) => void): void {
-    this.socket.cork();
-    let flushed = true;
-    for (const { chunk } of chunks) flushed = this.socket.write(chunk);
-    this.socket.uncork();
-    if (flushed) done();
-    else this.socket.once('drain', () => done());
-  }
-
-  override _final(done: (err?: Error | null) => void): void {
-    this.socket.end(() => done());
-  }
-
-  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
-    this.socket.destroy();
-    done(err);
-  }
-}
 
 interface SocketInternals {
   _handle: unknown;
@@ -78,7 +36,7 @@ export function readWholePackets(accepted: Socket, maxPacketBytes: number): Dupl
   internals._handle = null;
   accepted.destroy(); // releases the server's count of it; the handle lives on below
   const framer = new PacketFramer(maxPacketBytes);
-  let connection: FramedConnection | null = null;
+  const connection = new FramedStream();
   const socket = new Socket({
     handle,
     readable: true,
@@ -86,9 +44,8 @@ export function readWholePackets(accepted: Socket, maxPacketBytes: number): Dupl
     noDelay: true,
     onread: {
       buffer: () => framer.nextBuffer(),
-      callback: (nread: number) => connection!.deliver(framer.onRead(nread)),
+      callback: (nread: number) => connection.deliver(framer.onRead(nread)),
     },
   } as ConstructorParameters<typeof Socket>[0]);
-  connection = new FramedConnection(socket);
-  return connection;
+  return connection.attach(socket);
 }

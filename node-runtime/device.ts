@@ -232,20 +232,18 @@ export class Device implements DeviceServices {
     if (!request.hold && request.submit.byteLength === 0 && request.release === '') throw new EdgeweaveError('E_DECODE', 'the local request asks nothing');
     if (request.hold) this.held.hold(request.hold);
     if (request.submit.byteLength > 0) {
-      {
-        if (!this.transport) throw new EdgeweaveError('E_LOCAL', `device ${this.config.id} is not connected yet`);
-        // The submission leaves over this device's own link, as everything it sends.
-        const payload = request.submit!;
-        let job: JobRequest;
-        try {
-          job = JobRequest.decode(payload);
-        } catch (err) {
-          throw new EdgeweaveError('E_DECODE', `unreadable job request: ${(err as Error).message}`);
-        }
-        if (job.originDevice !== this.config.id) throw new EdgeweaveError('E_TOPIC', `device ${this.config.id} submits only its own jobs, not those of ${JSON.stringify(job.originDevice)}`);
-        await sleep(await this.sendDelay(payload.byteLength));
-        void this.submitJob(job.jobId, payload);
+      if (!this.transport) throw new EdgeweaveError('E_LOCAL', `device ${this.config.id} is not connected yet`);
+      // The submission leaves over this device's own link, as everything it sends.
+      const payload = request.submit;
+      let job: JobRequest;
+      try {
+        job = JobRequest.decode(payload);
+      } catch (err) {
+        throw new EdgeweaveError('E_DECODE', `unreadable job request: ${(err as Error).message}`);
       }
+      if (job.originDevice !== this.config.id) throw new EdgeweaveError('E_TOPIC', `device ${this.config.id} submits only its own jobs, not those of ${JSON.stringify(job.originDevice)}`);
+      await sleep(await this.sendDelay(payload.byteLength));
+      void this.submitJob(job.jobId, payload);
     }
     if (request.release !== '') this.held.release(this.config.id, request.release);
   }

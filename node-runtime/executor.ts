@@ -225,17 +225,18 @@ export class Executor {
     const receivedAtMs = Date.now();
     const bytes = message.bytes;
     const crossed = input.fromDevice !== o.deviceId;
-    const arrive = (): void => {
-      const arrived: ArrivedInput = { message: input, arrivedAtMs: Date.now(), bytes, downMs: Date.now() - receivedAtMs, ack: () => message.ack() };
+    const arrive = (held?: ArrivedInput['held']): void => {
+      const arrived: ArrivedInput = { message: input, arrivedAtMs: Date.now(), bytes, downMs: Date.now() - receivedAtMs, ack: () => message.ack(), ...(held ? { held } : {}) };
       const complete = this.joins.add(stage.key, stage.producers, arrived, receivedAtMs + (o.joinTimeoutMs ?? 120_000));
       if (complete) this.enqueue({ stage, join: complete });
     };
-    // Data its origin handed this device may still be on its way (devices/{id}/hold): wait for it here, not in the run queue.
-    if (stage.spec.localInputs.some((l) => l.source === 'held')) {
+    // Data its origin handed this device may still be on its way (devices/{id}/hold): fetched here,
+    // waiting for it if need be, not in the run queue; the stage finds it in its join.
+    const heldTasks = stage.spec.localInputs.filter((l) => l.source === 'held').map((l) => l.taskId);
+    if (heldTasks.length > 0) {
       const { originDevice, jobId } = stage.plan;
-      const waits = stage.spec.localInputs.filter((l) => l.source === 'held').map((l) => o.services.heldInput(originDevice, jobId, l.taskId, HELD_WAIT_MS));
-      this.track(Promise.all(waits).then(() => {
-        if (!this.stopped) arrive();
+      this.track(Promise.all(heldTasks.map((t) => o.services.heldInput(originDevice, jobId, t, HELD_WAIT_MS))).then((tensors) => {
+        if (!this.stopped) arrive(new Map(heldTasks.map((t, k) => [t, tensors[k]])));
       }));
       return;
     }

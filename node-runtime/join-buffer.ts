@@ -5,7 +5,7 @@
  * replaces the earlier copy; its acknowledgement is kept so that every delivery is
  * acknowledged once the stage has run. Partial joins expire after a deadline.
  */
-import type { StageInput, StageSpec } from '../schemas/generated/edgeweave.ts';
+import type { StageInput, StageSpec, Tensor } from '../schemas/generated/edgeweave.ts';
 
 export interface ArrivedInput {
   message: StageInput;
@@ -14,6 +14,8 @@ export interface ArrivedInput {
   bytes: number;
   /** Time spent crossing this device's downlink (emulated), ms. */
   downMs: number;
+  /** For a stage's trigger: the data the job's origin handed this device, by input task, fetched when it was admitted. */
+  held?: ReadonlyMap<string, Tensor | undefined>;
   ack: () => void;
 }
 

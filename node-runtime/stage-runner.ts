@@ -45,7 +45,7 @@ export class StageRunner {
     const offset = services.clockOffsetMs();
     if (!stage.compiled.ok) throw stage.compiled.error;
     const compiled = stage.compiled.stage;
-    const tensors = await this.collectInputs(stage, join, compiled.shapes);
+    const tensors = this.collectInputs(stage, join, compiled.shapes);
     const virtualMs = o.virtual ? await o.virtual.hostMs(stage.compiled.model.modelHash, stage.plan.fused, stage.spec.taskIds) : undefined;
     const startAtMs = Date.now();
     services.stageBusy(true);
@@ -83,7 +83,7 @@ export class StageRunner {
    * Tensors the stage needs, by name: those its inputs carry and those this device supplies (a
    * data source of its own, or the data the job's origin handed it).
    */
-  private async collectInputs(stage: RunnableStage, join: CompleteJoin, shapes: Readonly<Record<string, readonly number[]>>): Promise<Map<string, TensorData>> {
+  private collectInputs(stage: RunnableStage, join: CompleteJoin, shapes: Readonly<Record<string, readonly number[]>>): Map<string, TensorData> {
     const tensors = new Map<string, TensorData>();
     for (const part of join.parts) {
       for (const t of part.message.tensors) tensors.set(t.name, decodeTensor(t, this.options.limits));
@@ -95,8 +95,8 @@ export class StageRunner {
         tensors.set(local.taskId, loadLocalInput(this.options.dataSources, local.sourceKey, local.taskId, shape));
         continue;
       }
-      // Waited for when its trigger was admitted (executor.ts): here it is in hand, or it is not coming.
-      const held = await this.options.services.heldInput(plan.originDevice, plan.jobId, local.taskId, 0);
+      // Fetched when its trigger was admitted (executor.ts): here it is in hand, or it is not coming.
+      const held = join.parts.find((p) => p.held?.has(local.taskId))?.held?.get(local.taskId);
       if (!held) throw new EdgeweaveError('E_INPUT', `the data of input ${local.taskId} of job ${plan.jobId} is not held here: ${plan.originDevice} never handed it over, or it expired`);
       const data = decodeTensor({ ...held, name: local.taskId }, this.options.limits);
       const fits = data.shape.length === shape.length + 1 && shape.every((d, k) => d <= 0 || data.shape[k + 1] === d);

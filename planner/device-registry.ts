@@ -214,10 +214,10 @@ export class DeviceRegistry {
   /** What has been learned of every live device, for the planner's status. */
   estimates(nowMs: number): DeviceEstimateInit[] {
     return [...this.devices.values()].filter((r) => this.isAlive(r, nowMs)).map((r) => ({
+      ...linkBacklog(this.links.backlogMs(r.status.deviceId, nowMs)),
       deviceId: r.status.deviceId, upBps: r.link.upBps, downBps: r.link.downBps, rttMs: r.link.rttMs, loadFactor: r.loadFactor,
       speed: (r.status.speed > 0 ? r.status.speed : 1) / r.loadFactor,
       queuedMs: r.busy.reduce((s, b) => s + Math.max(0, b.endAtMs - Math.max(b.startAtMs, nowMs)), 0),
-      uplinkBacklogMs: this.links.backlogMs(r.status.deviceId, nowMs).up, downlinkBacklogMs: this.links.backlogMs(r.status.deviceId, nowMs).down,
     }));
   }
 
@@ -303,4 +303,8 @@ export class DeviceRegistry {
       b.measuredTransfers++;
     }
   }
+}
+
+function linkBacklog(ms: { up: number; down: number }): Pick<DeviceEstimateInit, 'uplinkBacklogMs' | 'downlinkBacklogMs'> {
+  return { uplinkBacklogMs: ms.up, downlinkBacklogMs: ms.down };
 }

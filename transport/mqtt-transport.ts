@@ -274,7 +274,7 @@ export class Transport {
     if (this.debugJson) this.mirror(topic, buffer, options.retain ?? false);
   }
 
-  /** Mirrors a message this node had another publish for it (its device, over the local socket) as JSON under debug/, when asked to. */
+  /** The JSON mirror alone (with `debugJson`), for a message another node published for this one (its device, over the local socket). */
   mirrorJson(topic: string, payload: Uint8Array): void {
     if (this.debugJson) this.mirror(topic, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), false);
   }

@@ -9,74 +9,25 @@
  * whole packet as one chunk and slices the payload out of it without copying. Everything
  * else (acks, small messages) is copied out of one reused 64 KiB read buffer.
  *
- * The stream MQTT.js sees is a Duplex around the socket: reads come from the framer below,
- * writes go to the socket as they are (no copy), close and errors are passed on. The broker
- * reads its TCP connections the same way (broker/packet-reads.ts), with the same framer
- * (net/packet-framer.ts).
+ * The stream MQTT.js sees is a `FramedStream` around the socket (net/framed-stream.ts). The
+ * broker reads its TCP connections the same way (broker/packet-reads.ts).
  */
-import { connect, type Socket } from 'node:net';
-import { Duplex } from 'node:stream';
+import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { FramedStream } from '../net/framed-stream.ts';
 import { PacketFramer } from '../net/packet-framer.ts';
 
-/** The Duplex MQTT.js gets: reads through a `PacketFramer`, writes straight to the socket. */
-class PacketSocket extends Duplex {
-  private readonly socket: Socket;
-
-  constructor(host: string, port: number) {
-    super({ allowHalfOpen: false });
-    const framer = new PacketFramer();
-    this.socket = connect({
-      host,
-      port,
-      onread: {
-        buffer: () => framer.nextBuffer(),
-        callback: (nread: number) => {
-          let more = true;
-          for (const chunk of framer.onRead(nread)) more = this.push(chunk);
-          return more; // false pauses the socket until MQTT.js reads again (_read)
-        },
-      },
-    });
-    this.socket.on('connect', () => this.emit('connect'));
-    this.socket.on('end', () => this.push(null));
-    this.socket.on('error', (err) => this.destroy(err));
-    this.socket.on('close', () => this.destroy());
-  }
-
-  setNoDelay(noDelay: boolean): this {
-    this.socket.setNoDelay(noDelay);
-    return this;
-  }
-
-  override _read(): void {
-    this.socket.resume();
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
-    if (this.socket.write(chunk)) done();
-    else this.socket.once('drain', () => done());
-  }
-
-  override _writev(chunks: Array<{ chunk: Buffer }>, done: (err?: Error | null) => void): void {
-    this.socket.cork();
-    let flushed = true;
-    for (const { chunk } of chunks) flushed = this.socket.write(chunk);
-    this.socket.uncork();
-    if (flushed) done();
-    else this.socket.once('drain', () => done());
-  }
-
-  override _final(done: (err?: Error | null) => void): void {
-    this.socket.end(() => done());
-  }
-
-  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
-    this.socket.destroy();
-    done(err);
-  }
-}
-
-/** Opens a TCP connection for MQTT.js (the stream its `MqttClient` is built on). */
+/** Opens a TCP connection for MQTT.js (the stream its `MqttClient` is built on), read through a `PacketFramer`. */
 export function connectPacketSocket(host: string, port: number): Duplex {
-  return new PacketSocket(host, port);
+  const framer = new PacketFramer();
+  const stream = new FramedStream();
+  return stream.attach(connect({
+    host,
+    port,
+    onread: {
+      buffer: () => framer.nextBuffer(),
+      // false pauses the socket until MQTT.js reads again (_read)
+      callback: (nread: number) => stream.deliver(framer.onRead(nread)),
+    },
+  }));
 }

@@ -6,12 +6,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { startCluster, testLog, waitForDevices, type Cluster } from '../support/cluster.ts';
+import { runCli } from '../support/process.ts';
 import { closeTogether, TEARDOWN_TIMEOUT_MS } from '../support/wait.ts';
 import { kerasStyleBranchedModel, writeKerasLayout } from '../support/keras-layout.ts';
 import { modelWithUnsupportedLayer, tempDir } from '../support/models-fixtures.ts';
@@ -27,7 +26,6 @@ import { decodeTensor } from '../../schemas/tensor-codec.ts';
 import { JobStatus, Tensor, type JobInputInit, type JobResult } from '../../schemas/generated/edgeweave.ts';
 import type { TaskGraph } from '../../schemas/graph.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/edgeweave.js', import.meta.url));
 const TOLERANCE = 1e-4;
 const LABELS = Array.from({ length: 10 }, (_, i) => `class-${i}`);
 
@@ -62,18 +60,6 @@ function output(result: JobResult): Float32Array {
 }
 
 /** Runs the edgeweave command to its end; its exit code and output. */
-function runCli(args: string[], timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, EDGEWEAVE_LOG_LEVEL: 'warn' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`edgeweave ${args.join(' ')} did not end in ${timeoutMs} ms:\n${stdout}\n${stderr}`)); }, timeoutMs);
-    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
-
 describe('bring your own model, live', () => {
   let cluster: Cluster | undefined;
   const planners: PlannerService[] = [];

@@ -1,6 +1,22 @@
-/** Child processes in tests: stop one in bounded time, whatever it does. */
-import type { ChildProcess } from 'node:child_process';
+/** Child processes in tests: run the CLI to its end, stop one in bounded time, whatever it does. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { withTimeout } from './mqtt.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/edgeweave.js', import.meta.url));
+
+/** Runs `edgeweave <args>` (logs at warn) to its end; rejects when it takes longer than `timeoutMs`. */
+export function runCli(args: string[], timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, EDGEWEAVE_LOG_LEVEL: 'warn' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`edgeweave ${args.join(' ')} did not end in ${timeoutMs} ms:\n${stdout}\n${stderr}`)); }, timeoutMs);
+    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  });
+}
 
 /** Resolves when `child` has exited (at once when it already has, or never started). */
 export function exitOf(child: ChildProcess): Promise<void> {

@@ -72,6 +72,10 @@ export function dashboardPage(title: string): string {
         <figcaption>Uplink bandwidth: the trace a device replays, and the planner's estimate <span id="trace-note" class="muted"></span></figcaption>
         <div id="bandwidth" class="chart" data-points="0"><canvas></canvas></div>
       </figure>
+      <figure class="full">
+        <figcaption>Queue and link backlog per device, as the planners see it: work placed and not yet finished (solid), time the data on its uplink (dashed) and downlink (dotted) still takes; "stages waiting" in the legend is the device's own count</figcaption>
+        <div id="load" class="chart" data-points="0" data-devices="0"><canvas></canvas></div>
+      </figure>
     </div>
   </section>
 </main>

@@ -1,11 +1,11 @@
-/** The Chart.js panels: the job's Gantt and energy, and the latency and bandwidth histories. */
+/** The Chart.js panels: the job's Gantt and energy, and the latency, bandwidth and load histories. */
 import {
   BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip,
-  type ChartConfiguration, type ScriptableContext,
+  type ChartConfiguration, type ChartDataset, type ScriptableContext,
 } from 'chart.js';
 import { canvasIn } from './dom.ts';
 import { formatBps, formatClock, formatJ, formatMs } from '../model/format.ts';
-import type { BandwidthSeries, EnergyRow, GanttBar, GanttPhase, GanttView, LatencyPointView } from '../model/views.ts';
+import type { BandwidthSeries, EnergyRow, GanttBar, GanttPhase, GanttView, LatencyPointView, LoadSeries } from '../model/views.ts';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, LineController, LineElement, PointElement, Legend, Tooltip);
 Chart.defaults.animation = false;
@@ -207,5 +207,76 @@ export class BandwidthChart {
     this.chart.update();
     this.container.dataset['points'] = String(total);
     this.container.dataset['tracePoints'] = String(series.reduce((n, s) => n + s.trace.length, 0));
+  }
+}
+
+type LoadFigure = 'queuedMs' | 'uplinkBacklogMs' | 'downlinkBacklogMs' | 'queuedStages';
+
+/** The lines drawn per device: three in ms on the left axis; the stage count on the right one, hidden until picked in the legend. */
+const LOAD_LINES: ReadonlyArray<{ figure: LoadFigure; name: string; dash: number[]; axis: 'y' | 'stages' }> = [
+  { figure: 'queuedMs', name: 'queue', dash: [], axis: 'y' },
+  { figure: 'uplinkBacklogMs', name: 'uplink backlog', dash: [6, 3], axis: 'y' },
+  { figure: 'downlinkBacklogMs', name: 'downlink backlog', dash: [2, 3], axis: 'y' },
+  { figure: 'queuedStages', name: 'stages waiting', dash: [1, 2], axis: 'stages' },
+];
+
+export class LoadChart {
+  private readonly chart: Chart<'line', XY[]>;
+  /** Datasets by label, kept from one update to the next so a line hidden from the legend stays hidden. */
+  private readonly datasets = new Map<string, ChartDataset<'line', XY[]>>();
+  private shown = '';
+
+  constructor(private readonly container: HTMLElement) {
+    this.chart = new Chart(canvasIn(container), {
+      type: 'line',
+      data: { datasets: [] },
+      options: {
+        responsive: true, maintainAspectRatio: false, parsing: false,
+        elements: { point: { radius: 0 } },
+        scales: {
+          x: timeAxis(),
+          y: { beginAtZero: true, title: { display: true, text: 'ms' } },
+          stages: { position: 'right', display: 'auto', beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: 'stages waiting' }, grid: { drawOnChartArea: false } },
+        },
+        plugins: {
+          legend: { position: 'bottom' },
+          tooltip: {
+            callbacks: {
+              label: (ctx) => {
+                const y = (ctx.raw as XY).y;
+                return `${ctx.dataset.label}: ${ctx.dataset.yAxisID === 'stages' ? String(y) : formatMs(y)}`;
+              },
+            },
+          },
+        },
+      },
+    });
+  }
+
+  update(series: LoadSeries[]): void {
+    const lines = series.flatMap((s) => LOAD_LINES.map((line) => ({ s, line, values: s[line.figure] }))).filter((l) => l.values.length > 0);
+    const total = lines.reduce((n, l) => n + l.values.length, 0);
+    const last = lines.reduce((m, l) => Math.max(m, l.values[l.values.length - 1]!.atMs), 0);
+    const signature = `${lines.length}|${total}|${last}`;
+    if (signature === this.shown) return;
+    this.shown = signature;
+    this.chart.data.datasets = lines.map(({ s, line, values }) => {
+      const label = `${s.deviceId} ${line.name}`;
+      let dataset = this.datasets.get(label);
+      if (!dataset) {
+        dataset = {
+          label, data: [], borderColor: s.color, backgroundColor: s.color, borderDash: line.dash, stepped: true,
+          borderWidth: line.axis === 'stages' ? 1 : 2, yAxisID: line.axis, hidden: line.axis === 'stages',
+        };
+        this.datasets.set(label, dataset);
+      }
+      dataset.data = values.map((v) => ({ x: v.atMs, y: v.value }));
+      return dataset;
+    });
+    const first = lines.reduce((m, l) => Math.min(m, l.values[0]!.atMs), Infinity);
+    setTimeWindow(this.chart, first, last, 1000);
+    this.chart.update();
+    this.container.dataset['points'] = String(total);
+    this.container.dataset['devices'] = String(series.filter((s) => s.queuedMs.length > 0).length);
   }
 }

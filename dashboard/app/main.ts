@@ -6,12 +6,12 @@ import { byId } from './dom.ts';
 import { connectBroker } from './connection.ts';
 import { renderDevices, renderJobs } from './tables.ts';
 import { DagPanel } from './dag-view.ts';
-import { BandwidthChart, EnergyChart, GanttChart, LatencyChart } from './charts.ts';
+import { BandwidthChart, EnergyChart, GanttChart, LatencyChart, LoadChart } from './charts.ts';
 import { initialState, reduce, type DashboardState } from '../model/state.ts';
 import type { DashboardEvent } from '../model/events.ts';
 import type { DashboardConfig } from '../model/config.ts';
 import {
-  bandwidthSeries, dagView, deviceRows, energyView, ganttView, jobRow, jobRows, latencySeries, selectedJob, tracePlaying,
+  bandwidthSeries, dagView, deviceRows, energyView, ganttView, jobRow, jobRows, latencySeries, loadSeries, selectedJob, tracePlaying,
 } from '../model/views.ts';
 import { formatJ, formatMs } from '../model/format.ts';
 
@@ -44,6 +44,7 @@ function start(config: DashboardConfig): void {
   const energy = new EnergyChart(byId('energy'));
   const latency = new LatencyChart(byId('latency'));
   const bandwidth = new BandwidthChart(byId('bandwidth'));
+  const load = new LoadChart(byId('load'));
   const jobTitle = byId('job-title');
   const summary = byId('job-summary');
   const traceNote = byId('trace-note');
@@ -75,6 +76,7 @@ function start(config: DashboardConfig): void {
     energy.update(job?.key ?? '', job ? energyView(state, job) : []);
     latency.update(latencySeries(state));
     bandwidth.update(bandwidthSeries(state));
+    load.update(loadSeries(state));
     traceNote.textContent = tracePlaying(state) ? '' : '(no device replays a trace now)';
   };
 

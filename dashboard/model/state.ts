@@ -4,7 +4,7 @@
  * left open for days keeps a constant footprint.
  */
 import {
-  JobStatus, StageStatus,
+  DeviceState, JobStatus, PlannerState, StageStatus,
   type DeviceProfile, type DeviceStatus, type JobPlan, type JobResult, type PlannerStatus, type StageReport,
 } from '../../schemas/generated/edgeweave.ts';
 import { jobKeyOf, type ConnectionState, type DashboardEvent } from './events.ts';
@@ -58,6 +58,22 @@ export interface DeviceBandwidth {
   estimatedUp: BandwidthPoint[];
 }
 
+/**
+ * One sample of a device's load. Planner statuses carry the three ms figures and device
+ * statuses the stage count, so a point holds what its one message said; the figures it did
+ * not carry are null (unknown, never 0).
+ */
+export interface DeviceLoadPoint {
+  atMs: number;
+  /** Work placed on the device and not yet finished (DeviceEstimate.queued_ms). */
+  queuedMs: number | null;
+  /** What the data placed on its uplink / downlink still takes (DeviceEstimate.*_backlog_ms). */
+  uplinkBacklogMs: number | null;
+  downlinkBacklogMs: number | null;
+  /** Stage inputs received and not yet finished, as the device says (DeviceStatus.queued_stages). */
+  queuedStages: number | null;
+}
+
 export interface DashboardState {
   connection: { state: ConnectionState; detail: string; sinceMs: number };
   /** Whether the broker answered the page's subscriptions since it last connected. */
@@ -77,10 +93,13 @@ export interface DashboardState {
   followLatest: boolean;
   latency: LatencyPoint[];
   bandwidth: Readonly<Record<string, DeviceBandwidth>>;
+  /** Queue and link backlog over time, per device; a device has an entry from its first point on. */
+  load: Readonly<Record<string, DeviceLoadPoint[]>>;
   problems: { count: number; last: string };
 }
 
-export const LIMITS = { jobs: 200, latencyPoints: 500, bandwidthPoints: 600 } as const;
+/** A device's load series takes a point per planner status and per device status (each every 2 s by default): 20 minutes with one planner. */
+export const LIMITS = { jobs: 200, latencyPoints: 500, bandwidthPoints: 600, loadPoints: 1200 } as const;
 
 export function initialState(nowMs = 0): DashboardState {
   return {
@@ -97,6 +116,7 @@ export function initialState(nowMs = 0): DashboardState {
     followLatest: true,
     latency: [],
     bandwidth: {},
+    load: {},
     problems: { count: 0, last: '' },
   };
 }
@@ -111,6 +131,10 @@ function withDeviceSeen(state: DashboardState, id: string): string[] {
   return state.deviceOrder.includes(id) ? state.deviceOrder : [...state.deviceOrder, id];
 }
 
+function withLoadPoint(load: DashboardState['load'], deviceId: string, point: DeviceLoadPoint): DashboardState['load'] {
+  return { ...load, [deviceId]: bounded(load[deviceId] ?? [], point, LIMITS.loadPoints) };
+}
+
 function onDeviceStatus(state: DashboardState, status: DeviceStatus, atMs: number): DashboardState {
   const id = status.deviceId;
   const device: DeviceView = { id, status, lastSeenAtMs: atMs };
@@ -119,22 +143,51 @@ function onDeviceStatus(state: DashboardState, status: DeviceStatus, atMs: numbe
     const bw = state.bandwidth[id] ?? { trace: [], estimatedUp: [] };
     bandwidth = { ...bandwidth, [id]: { ...bw, trace: bounded(bw.trace, { atMs, bps: status.traceUpBps }, LIMITS.bandwidthPoints) } };
   }
-  return { ...state, devices: { ...state.devices, [id]: device }, deviceOrder: withDeviceSeen(state, id), bandwidth };
+  // An offline status (the last will) carries a default 0, not a count.
+  const counting = status.state === DeviceState.DEVICE_STATE_ONLINE || status.state === DeviceState.DEVICE_STATE_DRAINING;
+  const load = counting
+    ? withLoadPoint(state.load, id, { atMs, queuedMs: null, uplinkBacklogMs: null, downlinkBacklogMs: null, queuedStages: status.queuedStages })
+    : state.load;
+  return { ...state, devices: { ...state.devices, [id]: device }, deviceOrder: withDeviceSeen(state, id), bandwidth, load };
 }
 
 function onDeviceProfile(state: DashboardState, profile: DeviceProfile): DashboardState {
   return { ...state, profiles: { ...state.profiles, [profile.deviceId]: profile } };
 }
 
+/**
+ * A device's queue and link backlog as the online planners see it: the max, figure by figure,
+ * over each online planner's latest estimate. Each planner counts only the work and data of the
+ * jobs it planned, so the latest status alone would jump between planners' partial views every
+ * time another one reports; the max is the busiest view, and it moves only when that changes.
+ */
+function loadFromPlanners(planners: DashboardState['planners'], deviceId: string, atMs: number): DeviceLoadPoint {
+  let queuedMs = 0;
+  let uplinkBacklogMs = 0;
+  let downlinkBacklogMs = 0;
+  for (const p of Object.values(planners)) {
+    if (p.status.state !== PlannerState.PLANNER_STATE_ONLINE) continue;
+    const e = p.status.estimates.find((x) => x.deviceId === deviceId);
+    if (!e) continue;
+    queuedMs = Math.max(queuedMs, e.queuedMs);
+    uplinkBacklogMs = Math.max(uplinkBacklogMs, e.uplinkBacklogMs);
+    downlinkBacklogMs = Math.max(downlinkBacklogMs, e.downlinkBacklogMs);
+  }
+  return { atMs, queuedMs, uplinkBacklogMs, downlinkBacklogMs, queuedStages: null };
+}
+
 function onPlannerStatus(state: DashboardState, status: PlannerStatus, atMs: number): DashboardState {
   const planners = { ...state.planners, [status.plannerId]: { status, lastSeenAtMs: atMs } };
   let bandwidth = state.bandwidth;
+  let load = state.load;
   for (const e of status.estimates) {
+    // The estimates of a planner that is not online are not sampled (its last will carries none).
+    if (status.state === PlannerState.PLANNER_STATE_ONLINE) load = withLoadPoint(load, e.deviceId, loadFromPlanners(planners, e.deviceId, atMs));
     if (!(e.upBps > 0)) continue;
     const bw = bandwidth[e.deviceId] ?? { trace: [], estimatedUp: [] };
     bandwidth = { ...bandwidth, [e.deviceId]: { ...bw, estimatedUp: bounded(bw.estimatedUp, { atMs, bps: e.upBps }, LIMITS.bandwidthPoints) } };
   }
-  return { ...state, planners, bandwidth };
+  return { ...state, planners, bandwidth, load };
 }
 
 function withJob(state: DashboardState, originId: string, jobId: string, atMs: number, update: (job: JobView) => JobView): DashboardState {

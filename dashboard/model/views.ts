@@ -4,7 +4,7 @@
  * milliseconds after the job's submission on the reference (planner) clock.
  */
 import { DeviceState, PlannerState, type StagePrediction, type StageTiming } from '../../schemas/generated/edgeweave.ts';
-import { completedStages, type BandwidthPoint, type DashboardState, type JobView } from './state.ts';
+import { completedStages, type BandwidthPoint, type DashboardState, type DeviceLoadPoint, type JobView } from './state.ts';
 import { deviceColor, deviceStateName, jobStatusName, roleName, type JobStatusName } from './format.ts';
 
 export interface LinkFigures {
@@ -249,6 +249,38 @@ export interface BandwidthSeries { deviceId: string; color: string; trace: Bandw
 export function bandwidthSeries(state: DashboardState): BandwidthSeries[] {
   return Object.entries(state.bandwidth)
     .map(([deviceId, bw]) => ({ deviceId, color: deviceColor(state.deviceOrder, deviceId), trace: bw.trace, estimatedUp: bw.estimatedUp }))
+    .sort((a, b) => a.deviceId.localeCompare(b.deviceId));
+}
+
+export interface LoadValue { atMs: number; value: number }
+export interface LoadSeries {
+  deviceId: string;
+  color: string;
+  /** Each line holds only the points that carried its figure: no point, no line (never zeros). */
+  queuedMs: LoadValue[];
+  uplinkBacklogMs: LoadValue[];
+  downlinkBacklogMs: LoadValue[];
+  queuedStages: LoadValue[];
+}
+
+function valuesOf(points: readonly DeviceLoadPoint[], figure: Exclude<keyof DeviceLoadPoint, 'atMs'>): LoadValue[] {
+  const values: LoadValue[] = [];
+  for (const p of points) {
+    const value = p[figure];
+    if (value !== null) values.push({ atMs: p.atMs, value });
+  }
+  return values;
+}
+
+/** Per device, its queue (ms of placed work, and stages the device holds) and its link backlogs over time. */
+export function loadSeries(state: DashboardState): LoadSeries[] {
+  return Object.entries(state.load)
+    .filter(([, points]) => points.length > 0)
+    .map(([deviceId, points]) => ({
+      deviceId, color: deviceColor(state.deviceOrder, deviceId),
+      queuedMs: valuesOf(points, 'queuedMs'), uplinkBacklogMs: valuesOf(points, 'uplinkBacklogMs'),
+      downlinkBacklogMs: valuesOf(points, 'downlinkBacklogMs'), queuedStages: valuesOf(points, 'queuedStages'),
+    }))
     .sort((a, b) => a.deviceId.localeCompare(b.deviceId));
 }
 

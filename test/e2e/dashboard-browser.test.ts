@@ -161,6 +161,9 @@ describe('dashboard — in headless Chromium', { skip }, () => {
     assert.equal(Number(await page.$eval('#latency', (e) => (e as HTMLElement).dataset['points'])), 2, 'latency over time: both jobs');
     // car1 replays a bandwidth trace: its uplink is plotted over time.
     await page.waitForFunction(() => Number(document.getElementById('bandwidth')?.dataset['tracePoints']) >= 1, undefined, { timeout: 10_000 });
+    // The planner's retained status carries an estimate of every live device: each gets a queue line.
+    await page.waitForFunction(() => Number(document.getElementById('load')?.dataset['devices']) >= 3, undefined, { timeout: 10_000 });
+    assert.ok(await inkedPixels(page, '#load canvas') > 500, 'the queue and link backlog canvas is drawn on');
     const car = await page.$eval('#devices tr[data-device="car1"]', (r) => r.textContent ?? '');
     assert.match(car, /Mbps/, 'car1 shows link figures');
 

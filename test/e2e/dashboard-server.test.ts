@@ -80,6 +80,8 @@ describe('dashboard — served on the broker\'s WebSocket port, with an observer
     assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
     const html = await page.text();
     assert.match(html, /<script src="app\.js" defer><\/script>/);
+    for (const chart of ['gantt', 'energy', 'latency', 'bandwidth', 'load']) assert.match(html, new RegExp(`<div id="${chart}"[^>]*><canvas></canvas></div>`), `the ${chart} chart's canvas`);
+    assert.match(html, /Queue and link backlog/);
     assert.doesNotMatch(html, /https?:\/\//, 'nothing from elsewhere: it works offline');
     const js = await fetch(new URL('app.js', base));
     assert.equal(js.status, 200);

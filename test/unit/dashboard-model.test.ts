@@ -100,6 +100,55 @@ test('dashboard model — bandwidth: trace rates and planner estimates become bo
   assert.equal(s.bandwidth['ghost'], undefined, 'no estimate, no series');
 });
 
+const plannerStatus = (plannerId: string, atMs: number, estimates: Array<{ deviceId: string; queuedMs?: number; uplinkBacklogMs?: number; downlinkBacklogMs?: number }>, state: PlannerState = PlannerState.PLANNER_STATE_ONLINE): DashboardEvent =>
+  decodeMessage(topics.plannerStatus(plannerId), PlannerStatus.encode({ plannerId, state, estimates }), atMs);
+
+test('dashboard model — load: planner estimates and device queues become a per-device series; nothing is invented', () => {
+  const s = fold([
+    status('car1', { queuedStages: 2, sentAtMs: 10 }),
+    plannerStatus('p1', 20, [{ deviceId: 'car1', queuedMs: 150, uplinkBacklogMs: 40, downlinkBacklogMs: 5 }, { deviceId: 'edge1', queuedMs: 0 }]),
+    status('car1', { queuedStages: 0, sentAtMs: 30 }),
+    status('cloud1', { state: DeviceState.DEVICE_STATE_OFFLINE, queuedStages: 0 }),
+  ]);
+  assert.deepEqual(s.load['car1'], [
+    { atMs: 10, queuedMs: null, uplinkBacklogMs: null, downlinkBacklogMs: null, queuedStages: 2 },
+    { atMs: 20, queuedMs: 150, uplinkBacklogMs: 40, downlinkBacklogMs: 5, queuedStages: null },
+    { atMs: 30, queuedMs: null, uplinkBacklogMs: null, downlinkBacklogMs: null, queuedStages: 0 },
+  ], 'each point holds what its message said; the rest is unknown, not 0');
+  assert.deepEqual(s.load['edge1'], [{ atMs: 20, queuedMs: 0, uplinkBacklogMs: 0, downlinkBacklogMs: 0, queuedStages: null }], 'an idle device the planner knows is a real 0');
+  assert.equal(s.load['cloud1'], undefined, 'an offline status is no sample');
+  assert.equal(initialState(0).load['car1'], undefined);
+});
+
+test('dashboard model — load: several planners report a device; each figure is the max over the online planners', () => {
+  const s = fold([
+    plannerStatus('p1', 10, [{ deviceId: 'edge1', queuedMs: 300, uplinkBacklogMs: 5, downlinkBacklogMs: 0 }]),
+    plannerStatus('p2', 11, [{ deviceId: 'edge1', queuedMs: 100, uplinkBacklogMs: 50, downlinkBacklogMs: 7 }]),
+    plannerStatus('p1', 12, [{ deviceId: 'edge1', queuedMs: 200, uplinkBacklogMs: 0, downlinkBacklogMs: 0 }]),
+    plannerStatus('p2', 13, [], PlannerState.PLANNER_STATE_OFFLINE),
+    plannerStatus('p1', 14, [{ deviceId: 'edge1', queuedMs: 20, uplinkBacklogMs: 1, downlinkBacklogMs: 0 }]),
+  ]);
+  assert.deepEqual(s.load['edge1']!.map((p) => [p.atMs, p.queuedMs, p.uplinkBacklogMs, p.downlinkBacklogMs]), [
+    [10, 300, 5, 0],
+    [11, 300, 50, 7], // p1 still has 300 ms placed on it; p2 the most data on its links
+    [12, 200, 50, 7], // p1's latest replaces its earlier figure
+    [14, 20, 1, 0], // p2 went offline: its figures no longer count
+  ]);
+});
+
+test('dashboard model — load: the series is bounded per device, newest kept, devices apart', () => {
+  const events: DashboardEvent[] = [];
+  for (let i = 0; i < LIMITS.loadPoints + 7; i++) {
+    events.push(plannerStatus('p1', 1000 + i, [{ deviceId: 'car1', queuedMs: i }, ...(i < 3 ? [{ deviceId: 'edge1', queuedMs: 1000 + i }] : [])]));
+  }
+  const s = fold(events);
+  const car = s.load['car1']!;
+  assert.equal(car.length, LIMITS.loadPoints, 'bounded');
+  assert.equal(car[car.length - 1]!.queuedMs, LIMITS.loadPoints + 6, 'newest kept');
+  assert.equal(car[0]!.queuedMs, 7, 'oldest dropped');
+  assert.deepEqual(s.load['edge1']!.map((p) => p.queuedMs), [1000, 1001, 1002], 'another device keeps its own points');
+});
+
 test('dashboard model — a job: plan, reports, result; the first OK result is kept and timed', () => {
   const s = fold([plan('j1'), report('j1', 's1'), report('j1', 's1'), report('j1', 's2', 1, StageStatus.STAGE_STATUS_FAILED), result('j1', JobStatus.JOB_STATUS_OK, 120, 50), result('j1', JobStatus.JOB_STATUS_FAILED)]);
   const job = s.jobs['car1/j1']!;

@@ -7,7 +7,7 @@ import {
 import { initialState, reduce, type DashboardState } from '../../dashboard/model/state.ts';
 import type { DashboardEvent } from '../../dashboard/model/events.ts';
 import {
-  bandwidthSeries, dagView, deviceRows, energyView, ganttView, jobRows, latencySeries, predictedRowLabel, tracePlaying,
+  bandwidthSeries, dagView, deviceRows, energyView, ganttView, jobRows, latencySeries, loadSeries, predictedRowLabel, tracePlaying,
 } from '../../dashboard/model/views.ts';
 import { brokerUrlFor, isWebSocketUrl, sameOriginBrokerUrl } from '../../dashboard/model/config.ts';
 import { deviceColor, formatBps, formatMs } from '../../dashboard/model/format.ts';
@@ -164,6 +164,34 @@ test('dashboard views — latency and bandwidth over time', () => {
   assert.deepEqual(car!.estimatedUp, [{ atMs: 7, bps: 4e6 }]);
   assert.equal(tracePlaying(s), true);
   assert.equal(tracePlaying(fold([status('car1', { traceUpBps: 0 })], s)), false);
+});
+
+test('dashboard views — queue and link backlog over time: a line per figure and device, only where there are points', () => {
+  const planner = (atMs: number, estimates: Array<{ deviceId: string; queuedMs: number; uplinkBacklogMs: number; downlinkBacklogMs: number }>): DashboardEvent => ({
+    kind: 'plannerStatus', atMs, status: PlannerStatus.create({ plannerId: 'p', state: PlannerState.PLANNER_STATE_ONLINE, estimates }),
+  });
+  assert.deepEqual(loadSeries(initialState(0)), [], 'no point, no series');
+  const s = fold([
+    status('edge1', { queuedStages: 3 }, 5),
+    status('car1', { queuedStages: 1 }, 6),
+    status('cloud1', { queuedStages: 0 }, 6),
+    planner(7, [{ deviceId: 'car1', queuedMs: 120, uplinkBacklogMs: 80, downlinkBacklogMs: 0 }, { deviceId: 'edge1', queuedMs: 40, uplinkBacklogMs: 0, downlinkBacklogMs: 15 }]),
+    planner(9, [{ deviceId: 'car1', queuedMs: 60, uplinkBacklogMs: 10, downlinkBacklogMs: 0 }]),
+  ]);
+  const series = loadSeries(s);
+  assert.deepEqual(series.map((x) => x.deviceId), ['car1', 'cloud1', 'edge1']);
+  const [car, cloud, edge] = series;
+  assert.deepEqual(car!.queuedMs, [{ atMs: 7, value: 120 }, { atMs: 9, value: 60 }]);
+  assert.deepEqual(car!.uplinkBacklogMs, [{ atMs: 7, value: 80 }, { atMs: 9, value: 10 }]);
+  assert.deepEqual(car!.downlinkBacklogMs.map((v) => v.value), [0, 0]);
+  assert.deepEqual(car!.queuedStages, [{ atMs: 6, value: 1 }]);
+  assert.deepEqual(edge!.queuedMs, [{ atMs: 7, value: 40 }], 'each device its own figures');
+  assert.deepEqual(edge!.downlinkBacklogMs, [{ atMs: 7, value: 15 }]);
+  assert.deepEqual(edge!.queuedStages, [{ atMs: 5, value: 3 }]);
+  assert.deepEqual([cloud!.queuedMs, cloud!.uplinkBacklogMs, cloud!.downlinkBacklogMs], [[], [], []], 'no planner figure: no line, not a line at 0');
+  assert.deepEqual(cloud!.queuedStages, [{ atMs: 6, value: 0 }]);
+  assert.equal(car!.color, deviceColor(s.deviceOrder, 'car1'));
+  assert.notEqual(car!.color, edge!.color);
 });
 
 test('dashboard config — a loopback broker URL takes the host name the browser used', () => {

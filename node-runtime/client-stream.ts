@@ -10,6 +10,8 @@ export interface StreamOptions {
   /** Jobs per second. */
   ratePerS: number;
   durationMs: number;
+  /** Wait this long before the first submission (streams of several origins out of step, as real cameras are). */
+  phaseMs?: number;
   /** Called about once a second while the stream runs. */
   onProgress?: (p: { elapsedMs: number; submitted: number; done: number }) => void;
 }
@@ -40,6 +42,7 @@ export function percentile(values: readonly number[], q: number): number {
 /** Submits `job` (each with its own id) at `ratePerS` for `durationMs`; resolves with every outcome once all are in. */
 export async function streamJobs(client: JobClient, job: Omit<JobRequestInit, 'originDevice' | 'jobId'>, options: StreamOptions): Promise<JobOutcome[]> {
   const pending: Array<Promise<JobOutcome>> = [];
+  if ((options.phaseMs ?? 0) > 0) await new Promise((r) => setTimeout(r, options.phaseMs));
   const start = Date.now();
   const total = Math.max(1, Math.round((options.durationMs / 1000) * options.ratePerS));
   let done = 0;

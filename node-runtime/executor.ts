@@ -1,11 +1,14 @@
 /**
  * An executor: one MQTT client of a device that takes stage inputs (its share of the device's
- * inbox, plus its own inbox for joins pinned to it) and runs their stages one at a time. This
+ * inbox, plus its own inbox for joins pinned to it) and runs their stages one run at a time. This
  * file is its protocol side: the subscriptions, the admission of assignments and stage inputs
- * (checks, capability and attempts through stage-gate.ts), the joins and the run queue. An
- * assignment prepares this device's stages once (stage-prepare.ts, kept in stage-book.ts); a
- * stage runs on its joined inputs in stage-runner.ts and its outputs, report and result go out
- * through stage-output.ts. A stage input is acknowledged
+ * (checks, capability and attempts through stage-gate.ts), the joins, and claiming what the run
+ * queue (run-queue.ts) takes off. An assignment prepares this device's stages once
+ * (stage-prepare.ts, kept in stage-book.ts); a stage runs on its joined inputs in stage-runner.ts
+ * and its outputs, report and result go out through stage-output.ts. On an edge or cloud device,
+ * a run takes with the next queued stage the other queued stages of different jobs that are the
+ * same compiled stage, and runs them as one batch when that pays on this host (stage-batch.ts);
+ * each job's stage is still claimed, sent on and acknowledged on its own. A stage input is acknowledged
  * only once its stage has run and its outputs are with the broker (or it was refused), so the
  * work of an executor that dies is delivered again, to another executor.
  */
@@ -15,10 +18,10 @@ import { Transport, brokerConnectionOf, type BrokerConnection, type Received, ty
 import { settleWithin } from '../transport/settle-within.ts';
 import type { ModelHost } from './model-host.ts';
 import type { DeviceServices } from './services.ts';
-import { JoinBuffer, ackJoin, producerOf, type ArrivedInput, type CompleteJoin } from './join-buffer.ts';
+import { JoinBuffer, ackJoin, producerOf, type ArrivedInput } from './join-buffer.ts';
 import { attemptPrefix } from './ledger.ts';
 import type { DataSources } from './data-sources.ts';
-import type { DevicePower } from '../power/types.ts';
+import type { DevicePower, DeviceRole } from '../power/types.ts';
 import { StageStatus, type JobPlan, type StageInput } from '../schemas/generated/edgeweave.ts';
 import { topics, filters } from '../schemas/topics.ts';
 import type { DecodeLimits } from '../schemas/tensor-codec.ts';
@@ -26,10 +29,12 @@ import { EdgeweaveError, toEdgeweaveError } from '../schemas/errors.ts';
 import { StageBook, type StageBookLimits } from './stage-book.ts';
 import { AttemptGate, attemptSuperseded, capabilityRefused } from './stage-gate.ts';
 import { checkPlacement, checkStage, prepareStage, type RunnableStage, type StageHome } from './stage-prepare.ts';
-import { StageRunner, sleep, type StageRun } from './stage-runner.ts';
+import { StageRunner, sleep, type BatchRun, type StageItem, type StageRun } from './stage-runner.ts';
 import { StageOutput, mergeTraces } from './stage-output.ts';
 import { HELD_WAIT_MS } from './held-inputs.ts';
 import { VirtualCompute, type ComputeMode } from './virtual-compute.ts';
+import { DEFAULT_BATCH_POLICY, type BatchPolicy } from './stage-batch.ts';
+import { RunQueue } from './run-queue.ts';
 
 export interface ExecutorOptions extends BrokerConnection {
   deviceId: string;
@@ -38,11 +43,21 @@ export interface ExecutorOptions extends BrokerConnection {
   workerId: string;
   modelHost: ModelHost;
   services: DeviceServices;
+  /**
+   * The device's role: an `iot` device runs its stages one by one; an `edge` or `cloud` device
+   * (or one that does not say) batches the same stage of different jobs when that pays.
+   */
+  role?: DeviceRole;
+  /** Batching bounds (stage-batch.ts; default DEFAULT_BATCH_POLICY); `maxBatch: 1` turns it off. */
+  batch?: Partial<BatchPolicy>;
   /** Emulated compute speed against this host (1 = no emulation). */
   speed: number;
   power: DevicePower;
   dataSources?: DataSources;
-  /** `virtual`: stages take their profiled time without running the model (virtual-compute.ts); default `real`. */
+  /**
+   * `virtual`: stages take their profiled time without running the model (virtual-compute.ts);
+   * default `real`. Virtual compute does not batch: the profile knows a stage's time alone only.
+   */
   compute?: ComputeMode;
   /** Where this host's profiles are cached (virtual compute reads them). */
   dataDir?: string;
@@ -58,11 +73,6 @@ export interface ExecutorOptions extends BrokerConnection {
 /** A stage input, from the device's shared inbox or this executor's own. */
 type InboxMessage = Received<'deviceInbox'> | Received<'workerInbox'>;
 
-interface QueuedStage {
-  stage: RunnableStage;
-  join: CompleteJoin;
-}
-
 const DEFAULT_LIMITS: DecodeLimits = { maxElements: 2 ** 27, requireFinite: true };
 
 export class Executor {
@@ -74,7 +84,8 @@ export class Executor {
   readonly book: StageBook;
   private readonly joins = new JoinBuffer();
   private readonly gate = new AttemptGate();
-  private queue: Promise<void> = Promise.resolve();
+  /** Complete joins waiting to run, taken off one run (a stage, or a batch of one compiled stage) at a time. */
+  private readonly queue: RunQueue;
   private readonly log: Logger;
   private expiryTimer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -86,12 +97,25 @@ export class Executor {
     this.log = (options.log ?? pino({ level: 'silent' })).child({ component: 'executor', workerId: options.workerId });
     this.home = { deviceId: options.deviceId, workerId: options.workerId, incarnation: options.incarnation };
     const host = options.modelHost;
+    const batching = options.role !== 'iot' && options.compute !== 'virtual';
+    this.queue = new RunQueue({
+      policy: Object.freeze({ ...DEFAULT_BATCH_POLICY, ...options.batch, ...(batching ? {} : { maxBatch: 1 }) }),
+      run: (items) => this.runStages(items),
+      queued: (delta) => options.services.stageQueued(delta),
+      clockOffsetMs: () => options.services.clockOffsetMs(),
+      log: this.log,
+    });
     this.book = new StageBook((plan, spec) => prepareStage(plan, spec, this.home, (p, taskIds) => host.compile(p, taskIds)), options.book);
     this.runner = new StageRunner({
       deviceId: options.deviceId, workerId: options.workerId, services: options.services, speed: options.speed, power: options.power,
       limits: options.limits ?? DEFAULT_LIMITS, dataSources: options.dataSources,
       virtual: options.compute === 'virtual' ? new VirtualCompute(host, options.dataDir ?? '.edgeweave', this.log) : undefined,
     });
+  }
+
+  /** Runs of more than one stage in one predict, and the most stages one of them ran (tests, status). */
+  get batches(): { run: number; largest: number } {
+    return { run: this.queue.batchesRun, largest: this.queue.largestBatch };
   }
 
   get clientId(): string {
@@ -128,7 +152,7 @@ export class Executor {
     this.stopped = true;
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     const drained = (async () => {
-      await this.queue.catch(() => undefined);
+      await this.queue.stop();
       await Promise.allSettled([...this.inFlight]);
     })();
     if (!(await settleWithin(drained, drainMs))) this.log.warn({ drainMs }, 'stopping with a stage or messages still in flight; the broker delivers unacknowledged inputs again');
@@ -228,15 +252,24 @@ export class Executor {
     const arrive = (held?: ArrivedInput['held']): void => {
       const arrived: ArrivedInput = { message: input, arrivedAtMs: Date.now(), bytes, downMs: Date.now() - receivedAtMs, ack: () => message.ack(), ...(held ? { held } : {}) };
       const complete = this.joins.add(stage.key, stage.producers, arrived, receivedAtMs + (o.joinTimeoutMs ?? 120_000));
-      if (complete) this.enqueue({ stage, join: complete });
+      if (!complete) return;
+      const item = { stage, join: complete };
+      this.queue.push(item);
+      // Its inputs decoded now, while the stages ahead of it compute: its run starts on tensors in hand.
+      this.runner.decodeAhead(item);
     };
     // Data its origin handed this device may still be on its way (devices/{id}/hold): fetched here,
     // waiting for it if need be, not in the run queue; the stage finds it in its join.
     const heldTasks = stage.spec.localInputs.filter((l) => l.source === 'held').map((l) => l.taskId);
     if (heldTasks.length > 0) {
       const { originDevice, jobId } = stage.plan;
+      const done = this.queue.onTheWay(stage);
       this.track(Promise.all(heldTasks.map((t) => o.services.heldInput(originDevice, jobId, t, HELD_WAIT_MS))).then((tensors) => {
+        done();
         if (!this.stopped) arrive(new Map(heldTasks.map((t, k) => [t, tensors[k]])));
+      }, (err: unknown) => {
+        done();
+        throw err;
       }));
       return;
     }
@@ -246,47 +279,65 @@ export class Executor {
     }
     // In hand from now on (the device's status counts it), though still crossing the downlink.
     o.services.stageQueued(1);
+    const done = this.queue.onTheWay(stage);
     this.track(o.services.receiveDelay(bytes).then((ms) => sleep(ms)).then(() => {
       o.services.stageQueued(-1);
+      done();
       if (!this.stopped) arrive();
+    }, (err: unknown) => {
+      done();
+      throw err;
     }));
   }
 
-  private enqueue(work: QueuedStage): void {
-    this.options.services.stageQueued(1);
-    const next = this.queue.then(() => this.runStage(work)).catch((err: unknown) => {
-      this.log.error({ err, key: work.stage.key }, 'stage failed unexpectedly');
-    }).finally(() => this.options.services.stageQueued(-1));
-    this.queue = next;
+  // ---- runs -----------------------------------------------------------------
+
+  /**
+   * Runs queued stages of one compiled stage (one, or a batch: run-queue.ts); each is claimed,
+   * sent on, acknowledged, or failed on its own.
+   */
+  private async runStages(works: readonly StageItem[]): Promise<{ ran: StageItem[]; result: BatchRun } | undefined> {
+    const claimed = (await Promise.all(works.map(async (w) => ((await this.claim(w)) ? w : undefined)))).filter((w): w is StageItem => w !== undefined);
+    if (claimed.length === 0) return undefined;
+    const result = await this.runner.runBatch(claimed);
+    await Promise.all(result.items.map((r, k) => (r.ok ? this.finish(claimed[k]!, r.run) : this.fail(claimed[k]!, r.error))));
+    return { ran: claimed, result };
   }
 
-  private async runStage({ stage, join }: QueuedStage): Promise<void> {
+  /** Claims a stage in the device's ledger; false (its inputs acknowledged) when it is not to run here. */
+  private async claim({ stage, join }: StageItem): Promise<boolean> {
     const { plan, spec, key } = stage;
-    const o = this.options;
-    const services = o.services;
-    const output = this.output!;
-    if (this.gate.isSuperseded(stage.job, plan.attempt)) return ackJoin(join);
-    const claim = await services.claim(key, o.workerId);
+    if (this.gate.isSuperseded(stage.job, plan.attempt)) {
+      ackJoin(join);
+      return false;
+    }
+    const claim = await this.options.services.claim(key, this.options.workerId);
     if (claim !== 'claimed') {
       // Ran already (a redelivery or a duplicate), or another executor is running it now.
-      output.report(plan, spec.stageId, StageStatus.STAGE_STATUS_DUPLICATE);
-      return ackJoin(join);
+      this.output!.report(plan, spec.stageId, StageStatus.STAGE_STATUS_DUPLICATE);
+      ackJoin(join);
+      return false;
     }
-    let ran: StageRun;
-    try {
-      ran = await this.runner.run(stage, join);
-    } catch (err) {
-      const e = toEdgeweaveError(err, 'E_EXECUTION');
-      this.stageLog(plan, spec.stageId).warn({ err: e }, 'stage failed');
-      await services.release(key);
-      output.report(plan, spec.stageId, StageStatus.STAGE_STATUS_FAILED, e);
-      return ackJoin(join);
-    }
+    return true;
+  }
+
+  private async fail({ stage, join }: StageItem, err: unknown): Promise<void> {
+    const { plan, spec, key } = stage;
+    const e = toEdgeweaveError(err, 'E_EXECUTION');
+    this.stageLog(plan, spec.stageId).warn({ err: e }, 'stage failed');
+    await this.options.services.release(key);
+    this.output!.report(plan, spec.stageId, StageStatus.STAGE_STATUS_FAILED, e);
+    ackJoin(join);
+  }
+
+  /** Sends a stage's outputs on; its inputs are acknowledged once the broker has them. */
+  private finish({ stage, join }: StageItem, ran: StageRun): void {
+    const { plan, spec, key } = stage;
     this.stagesRun++;
     const trace = mergeTraces(join.parts.map((p) => p.message.trace));
     const superseded = (): boolean => this.gate.isSuperseded(stage.job, plan.attempt);
     // Send on without waiting: the next stage may compute while these are in flight.
-    this.track(output.finish(stage, join, ran.outputs, ran.timing, trace, superseded).then(
+    this.track(this.output!.finish(stage, join, ran.outputs, ran.timing, trace, superseded).then(
       () => {
         ackJoin(join);
         // The job's result is out: nothing more of this attempt runs here.
@@ -294,7 +345,7 @@ export class Executor {
       },
       async (err: unknown) => {
         this.stageLog(plan, spec.stageId).warn({ err }, 'cannot send stage outputs');
-        await services.release(key);
+        await this.options.services.release(key);
       },
     ));
   }

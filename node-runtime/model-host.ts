@@ -12,6 +12,7 @@ import type { JobPlan, ModelRef, ModelRefInit, ModelProblemInit, ModelCardInit, 
 import { EdgeweaveError, toEdgeweaveError, type ErrorCode } from '../schemas/errors.ts';
 import type { TensorData } from '../schemas/tensor-codec.ts';
 import type { TaskGraph } from '../schemas/graph.ts';
+import { splitOutputs, stackInputs } from './stage-batch.ts';
 
 export interface ModelHostOptions {
   /** Models this device holds: zoo names or paths to model.json files / folders. */
@@ -178,6 +179,16 @@ export function runStageOnData(stage: Stage, inputs: ReadonlyMap<string, TensorD
   } finally {
     for (const t of Object.values(feed)) t.dispose();
   }
+}
+
+/**
+ * Runs a stage once on the inputs of several items (jobs), stacked along the batch axis; returns
+ * each item's outputs (stage-batch.ts). Throws when the batch cannot run or be split: the caller
+ * then runs the items one by one.
+ */
+export function runStageBatch(stage: Stage, items: ReadonlyArray<ReadonlyMap<string, TensorData>>): Array<Map<string, TensorData>> {
+  const { inputs, rows } = stackInputs(items, stage.inputNames);
+  return splitOutputs(runStageOnData(stage, inputs), rows);
 }
 
 /** Top-k classes of an output tensor, with the model's labels when it has them. */

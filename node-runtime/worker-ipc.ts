@@ -1,6 +1,6 @@
 /** Messages between a device process and its worker processes (Node IPC, advanced serialization). */
 import type { BrokerConnection } from '../transport/mqtt-transport.ts';
-import type { DevicePower } from '../power/types.ts';
+import type { DevicePower, DeviceRole } from '../power/types.ts';
 import type { DataSourceSpec } from './data-sources.ts';
 import type { ErrorCode } from '../schemas/errors.ts';
 import type { HeldModels } from './model-host.ts';
@@ -9,6 +9,7 @@ export interface WorkerInit extends BrokerConnection {
   deviceId: string;
   incarnation: string;
   workerId: string;
+  role: DeviceRole;
   speed: number;
   power: DevicePower;
   models: string[];

@@ -74,7 +74,7 @@ async function start(config: WorkerInit): Promise<void> {
   executor = new Executor({
     ...brokerConnectionOf(config), deviceId: config.deviceId, incarnation: config.incarnation, workerId: config.workerId, modelHost: host, services,
     speed: config.speed, power: config.power, dataSources: new Map(config.dataSources), log, debugJson: config.debugJson,
-    compute: config.compute, dataDir: config.dataDir,
+    compute: config.compute, dataDir: config.dataDir, role: config.role,
   });
   await executor.start();
   send({ type: 'ready', engine: info.name, held: host.heldModels() });

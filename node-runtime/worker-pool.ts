@@ -16,7 +16,7 @@ import type { DataSourceSpec } from './data-sources.ts';
 import type { ClaimOutcome } from './ledger.ts';
 import type { CommitOutcome, ResultCommit } from './services.ts';
 import { brokerConnectionOf, type BrokerConnection } from '../transport/mqtt-transport.ts';
-import type { DevicePower } from '../power/types.ts';
+import type { DevicePower, DeviceRole } from '../power/types.ts';
 
 export interface ExecutorHandle {
   workerId: string;
@@ -51,7 +51,7 @@ interface Forked {
 /** What the pool needs of its device. */
 export interface PoolHost {
   readonly config: BrokerConnection & {
-    id: string; speed: number; workers: number;
+    id: string; role: DeviceRole; speed: number; workers: number;
     models: string[]; dataSources: ReadonlyMap<string, DataSourceSpec>; dataDir: string; cacheDir?: string; engine?: 'tfjs-node' | 'wasm' | 'cpu';
     debugJson?: boolean; compute?: 'real' | 'virtual';
   };
@@ -137,7 +137,7 @@ export class WorkerPool {
     const executor = new Executor({
       ...brokerConnectionOf(c), deviceId: c.id, incarnation: this.device.incarnation, workerId: 'w0', modelHost: host, services: this.device, speed: c.speed,
       power: this.device.power, dataSources: c.dataSources, log: this.log, debugJson: c.debugJson ?? false,
-      compute: c.compute ?? 'real', dataDir: c.dataDir,
+      compute: c.compute ?? 'real', dataDir: c.dataDir, role: c.role,
     });
     await executor.start();
     if (this.stopping) {
@@ -158,7 +158,7 @@ export class WorkerPool {
     const init: WorkerInit = {
       ...brokerConnectionOf(c), deviceId: c.id, incarnation: this.device.incarnation, workerId: f.handle.workerId, speed: c.speed, power: this.device.power,
       models: c.models, dataSources: [...c.dataSources.entries()], dataDir: c.dataDir, clockOffsetMs: this.device.clockOffsetMs(), clockUncertaintyMs: this.device.clockUncertaintyMs(),
-      logLevel: this.log.level, debugJson: c.debugJson ?? false, compute: c.compute ?? 'real',
+      logLevel: this.log.level, debugJson: c.debugJson ?? false, compute: c.compute ?? 'real', role: c.role,
       ...(c.cacheDir !== undefined ? { cacheDir: c.cacheDir } : {}),
       ...(c.engine !== undefined ? { engine: c.engine } : {}),
     };

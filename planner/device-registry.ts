@@ -5,10 +5,10 @@
  * the prediction, and its link's bandwidth and RTT. Plain data and arithmetic, no I/O.
  */
 import {
-  DeviceState, Role, Radio, type DeviceStatus, type DeviceProfile, type StageTiming, type DeviceEstimateInit,
+  DeviceState, PlannerState, Role, Radio, type DeviceStatus, type PlannerStatus, type DeviceProfile, type StageTiming, type DeviceEstimateInit,
 } from '../schemas/generated/edgeweave.ts';
 import type { BusyInterval, DeviceRole, DeviceSpec, LinkSpec, RadioKind } from './core/types.ts';
-import { LinkQueues } from './link-queues.ts';
+import { LinkQueues, standing } from './link-queues.ts';
 
 /** The link assumed for a device that announces none (no emulation: a LAN). */
 export const DEFAULT_LINK: LinkSpec = { upBps: 1e9, downBps: 1e9, rttMs: 1 };
@@ -26,10 +26,20 @@ const RELAX_HALF_LIFE_MS = 20_000;
 
 interface Busy {
   jobId: string;
+  /** The stage the work belongs to: its report says it is done. */
+  stageId: string;
   worker: number;
   startAtMs: number;
   endAtMs: number;
+  /** When its stage's report is due if on time: its end, plus its outputs' time on the device's uplink (a stage reports once they are sent). */
+  dueAtMs: number;
 }
+
+/**
+ * Placed work whose stage has not reported is kept this long past its planned end at most (a
+ * report lost on its way must not hold a device forever; the job's end clears it anyway).
+ */
+const UNREPORTED_KEEP_MS = 30_000;
 
 export interface DeviceRecord {
   status: DeviceStatus;
@@ -70,10 +80,22 @@ export function holdsModel(status: DeviceStatus, model: PlannedModel): boolean {
   return status.models.includes(model.id);
 }
 
+/** Another planner's view of the devices, from its status: what its own placements hold. */
+interface OtherPlanner {
+  atMs: number;
+  /** device id -> queued ms (all executors), uplink and downlink backlog ms, as it published them. */
+  load: Map<string, { queuedMs: number; upMs: number; downMs: number }>;
+}
+
+/** Another planner's published queues count this long after its status (it republishes every 2 s). */
+export const OTHER_PLANNER_FRESH_MS = 6_000;
+
 export class DeviceRegistry {
   private readonly devices = new Map<string, DeviceRecord>();
   /** Data placed on every device's links by the jobs planned here. */
   readonly links = new LinkQueues();
+  /** The other planners of the group, by id: their jobs' work on the same devices. */
+  private readonly others = new Map<string, OtherPlanner>();
 
   /**
    * Records a status; returns 'offline' when this status takes a live device offline, 'restarted'
@@ -185,7 +207,8 @@ export class DeviceRegistry {
       loadFactor: rec.loadFactor,
       busy: this.busyIntervals(rec, nowMs, Math.max(1, s.workers.length)),
     };
-    const links = this.links.busy(s.deviceId, nowMs);
+    const others = this.othersLoad(s.deviceId, Math.max(1, s.workers.length), nowMs);
+    const links = this.links.busy(s.deviceId, nowMs, { upMs: others.upMs, downMs: others.downMs });
     if (links.up.length > 0) spec.uplinkBusy = links.up;
     if (links.down.length > 0) spec.downlinkBusy = links.down;
     const radio = power ? RADIO[power.radio] : undefined;
@@ -205,10 +228,87 @@ export class DeviceRegistry {
     return spec;
   }
 
-  private busyIntervals(rec: DeviceRecord, nowMs: number, workers: number): BusyInterval[] {
-    rec.busy = rec.busy.filter((b) => b.endAtMs > nowMs);
-    // Work placed when the device had more executors than now (one died) lands on one that is left.
-    return rec.busy.map((b) => ({ startMs: Math.max(0, b.startAtMs - nowMs), endMs: b.endAtMs - nowMs, worker: b.worker % workers }));
+  /**
+   * The work placed on a device and not yet done, per executor, from now on. Work is done when
+   * its stage reports (stageDone), not when its planned end passes: a device running late still
+   * has it queued. So an executor's work is laid out again in planned order, each piece as long
+   * as planned and none before the one ahead of it ends; a piece past its planned end counts
+   * as `standing` (link-queues.ts) says: over while its report may still be on its way, then
+   * from now for as long as the report is overdue, up to its whole — pushing what follows.
+   */
+  private busyIntervals(rec: DeviceRecord, nowMs: number, workers: number, withOthers = true): BusyInterval[] {
+    rec.busy = rec.busy.filter((b) => b.endAtMs + UNREPORTED_KEEP_MS > nowMs);
+    const out: BusyInterval[] = [];
+    const byWorker = new Map<number, Busy[]>();
+    for (const b of rec.busy) {
+      // Work placed when the device had more executors than now (one died) lands on one that is left.
+      const w = b.worker % workers;
+      const list = byWorker.get(w) ?? [];
+      list.push(b);
+      byWorker.set(w, list);
+    }
+    // The other planners' jobs' work, ahead of this planner's on every executor.
+    const others = withOthers ? this.othersLoad(rec.status.deviceId, workers, nowMs).perWorkerMs : 0;
+    for (let w = 0; w < workers; w++) {
+      if (others > 0) out.push({ startMs: 0, endMs: others, worker: w });
+    }
+    for (const [worker, list] of byWorker) {
+      list.sort((a, b) => a.startAtMs - b.startAtMs);
+      let free = others > 0 ? nowMs + others : Number.NEGATIVE_INFINITY;
+      for (const b of list) {
+        const st = standing(b.startAtMs, b.endAtMs, b.dueAtMs, nowMs);
+        if (st.kind === 'done') continue;
+        const start = Math.max(st.kind === 'late' ? nowMs : b.startAtMs, free);
+        free = start + (st.kind === 'late' ? st.remainingMs : b.endAtMs - b.startAtMs);
+        out.push({ startMs: Math.max(0, start - nowMs), endMs: free - nowMs, worker });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Another planner's status (`ownId`: this planner's, ignored): the work and data its own
+   * placements put on each device, which this planner's placements then queue behind. Planners
+   * that share a fleet so see one another's load, at most a status period (2 s) old, drained by
+   * the time since.
+   */
+  notePlanner(ownId: string, status: PlannerStatus, nowMs: number): void {
+    if (status.plannerId === ownId) return;
+    if (status.state !== PlannerState.PLANNER_STATE_ONLINE) {
+      this.others.delete(status.plannerId);
+      return;
+    }
+    this.others.set(status.plannerId, {
+      atMs: nowMs,
+      load: new Map(status.estimates.map((e) => [e.deviceId, { queuedMs: e.queuedMs, upMs: e.uplinkBacklogMs, downMs: e.downlinkBacklogMs }])),
+    });
+  }
+
+  /** What the other planners' jobs still hold on a device, from now: per executor, uplink and downlink (ms). */
+  othersLoad(deviceId: string, workers: number, nowMs: number): { perWorkerMs: number; upMs: number; downMs: number } {
+    let perWorkerMs = 0;
+    let upMs = 0;
+    let downMs = 0;
+    for (const [id, o] of this.others) {
+      const age = nowMs - o.atMs;
+      if (age > OTHER_PLANNER_FRESH_MS) {
+        this.others.delete(id);
+        continue;
+      }
+      const l = o.load.get(deviceId);
+      if (!l) continue;
+      perWorkerMs += Math.max(0, l.queuedMs / workers - age);
+      upMs += Math.max(0, l.upMs - age);
+      downMs += Math.max(0, l.downMs - age);
+    }
+    return { perWorkerMs, upMs, downMs };
+  }
+
+  /** A stage reported done: its work no longer occupies its device, and what it sends has left. */
+  stageDone(deviceId: string, jobId: string, stageId: string, nowMs = Date.now()): void {
+    const rec = this.devices.get(deviceId);
+    if (rec) rec.busy = rec.busy.filter((b) => b.jobId !== jobId || b.stageId !== stageId);
+    this.links.stageDone(jobId, stageId, nowMs);
   }
 
   /** What has been learned of every live device, for the planner's status. */
@@ -217,20 +317,21 @@ export class DeviceRegistry {
       ...linkBacklog(this.links.backlogMs(r.status.deviceId, nowMs)),
       deviceId: r.status.deviceId, upBps: r.link.upBps, downBps: r.link.downBps, rttMs: r.link.rttMs, loadFactor: r.loadFactor,
       speed: (r.status.speed > 0 ? r.status.speed : 1) / r.loadFactor,
-      queuedMs: r.busy.reduce((s, b) => s + Math.max(0, b.endAtMs - Math.max(b.startAtMs, nowMs)), 0),
+      // This planner's own placements only: other planners publish theirs.
+      queuedMs: this.busyIntervals(r, nowMs, Math.max(1, r.status.workers.length), false).reduce((s, b) => s + b.endMs - b.startMs, 0),
     }));
   }
 
   /** Records work placed on a device by a plan (times absolute, planner clock). */
-  addBusy(deviceId: string, jobId: string, worker: number, startAtMs: number, endAtMs: number): void {
-    this.devices.get(deviceId)?.busy.push({ jobId, worker, startAtMs, endAtMs });
+  addBusy(deviceId: string, jobId: string, stageId: string, worker: number, startAtMs: number, endAtMs: number, dueAtMs = endAtMs): void {
+    this.devices.get(deviceId)?.busy.push({ jobId, stageId, worker, startAtMs, endAtMs, dueAtMs });
   }
 
-  /** Records data a plan puts on the links: `bytes` from `from` to `to`, leaving at `sendAtMs` (planner clock). */
-  addTransfer(jobId: string, from: string, to: string, bytes: number, sendAtMs: number): void {
+  /** Records data a plan puts on the links: `bytes` its stage `fromStage` sends from `from` to `to`, leaving at `sendAtMs` (planner clock); returns when it is off the uplink. */
+  addTransfer(jobId: string, fromStage: string, from: string, to: string, bytes: number, sendAtMs: number, nowMs = Date.now()): number {
     const a = this.devices.get(from);
     const c = this.devices.get(to);
-    if (a && c) this.links.add(jobId, { id: from, link: a.link }, { id: to, link: c.link }, bytes, sendAtMs);
+    return a && c ? this.links.add(jobId, fromStage, { id: from, link: a.link }, { id: to, link: c.link }, bytes, sendAtMs, nowMs) : sendAtMs;
   }
 
   /** A job finished or was re-planned: its placed work and its data no longer occupy anyone. */
@@ -252,17 +353,25 @@ export class DeviceRegistry {
     rec.upCorrection = rec.link.upBps / announced.upBps;
   }
 
-  /** Learns from a measured stage: compute against the prediction. */
-  learnCompute(deviceId: string, timing: StageTiming, nowMs = Date.now()): void {
+  /**
+   * Learns from a measured stage: compute against the prediction, which was made with the
+   * device's factor `plannedFactor` (the one at the time the stage was planned; default: the
+   * current one). The factor the measurement shows is `plannedFactor` x measured / predicted,
+   * and the current factor moves towards it. Measured against the factor a prediction was made
+   * with, not the current one: under load many stages are in flight, planned with factors since
+   * changed, and scaling the current factor by each of their ratios would count one change many
+   * times over and swing the factor far past the truth, one way and then the other.
+   */
+  learnCompute(deviceId: string, timing: StageTiming, plannedFactor?: number, nowMs = Date.now()): void {
     const rec = this.devices.get(deviceId);
     const predicted = timing.predicted?.computeMs ?? 0;
     if (!rec || predicted <= 0.5 || timing.computeMs <= 0) return;
     this.relax(rec, nowMs);
-    // The prediction already includes the current factor; scale it by the observed ratio.
     // Short stages are mostly timer and scheduling noise: they count for little.
     const ratio = Math.min(10, Math.max(0.1, timing.computeMs / predicted));
+    const shown = (plannedFactor ?? rec.loadFactor) * ratio;
     const w = ALPHA * Math.min(1, predicted / SIGNIFICANT_COMPUTE_MS);
-    rec.loadFactor = Math.exp((1 - w) * Math.log(rec.loadFactor) + w * Math.log(rec.loadFactor * ratio));
+    rec.loadFactor = Math.exp((1 - w) * Math.log(rec.loadFactor) + w * Math.log(shown));
   }
 
   /**

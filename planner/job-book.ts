@@ -36,6 +36,8 @@ export interface JobRecord {
   avoid: Set<string>;
   /** A result of the job may have been lost on its way: the next attempts send theirs whatever their device sent before. */
   resultMaybeLost: boolean;
+  /** Each device's load factor when the latest attempt was planned: what its predictions were made with. */
+  plannedLoad: Map<string, number>;
 }
 
 const MAX_JOBS = 20_000;
@@ -51,7 +53,7 @@ export function newJob(request: JobRequest, model: PlannedModel, graph: TaskGrap
     attempt: 0, attemptsPlanned: 0, plan: JobPlan.create({ jobId: request.jobId }), dispatchMs: 0,
     resubmission: request.resubmission, watchdog: undefined, firstSeenAtMs: receivedAtMs, replans: 0, avoid: new Set(),
     // Submitted again to a planner that does not know it: its origin has no result.
-    resultMaybeLost: request.resubmission > 0,
+    resultMaybeLost: request.resubmission > 0, plannedLoad: new Map(),
   };
 }
 

@@ -9,7 +9,7 @@ import type { DeviceRegistry } from './device-registry.ts';
 import { JobBook, type JobRecord } from './job-book.ts';
 import type { Dispatcher } from './dispatch.ts';
 import type { PlannerLearning } from './learning.ts';
-import { placeAttempt, type PlacementDefaults } from './placement.ts';
+import { YardstickPlans, placeAttempt, type PlacementDefaults } from './placement.ts';
 import { JobWatchdog } from './watchdog.ts';
 import { JobFrontier, type FleetProgress } from './progress.ts';
 import { deadlineOf } from './options.ts';
@@ -27,6 +27,8 @@ export interface JobRules extends PlacementDefaults {
 export class JobManager {
   readonly book: JobBook;
   private readonly watchdog: JobWatchdog;
+  /** Yardstick plans (the speed-up baseline, the idle-fleet check of a refusal), kept a few seconds. */
+  private readonly yardsticks = new YardstickPlans();
   private plannedCount = 0;
   private replannedCount = 0;
 
@@ -73,7 +75,7 @@ export class JobManager {
    */
   private async planAttempt(job: JobRecord, receivedAtMs: number, again: boolean, retried = false): Promise<void> {
     const attempt = this.nextAttempt(job);
-    const placement = placeAttempt(this.registry, job, again, this.rules, this.learning.dispatchMs, Date.now());
+    const placement = placeAttempt(this.registry, job, again, this.rules, this.learning.dispatchMs, Date.now(), this.yardsticks);
     switch (placement.kind) {
       case 'wait': return this.wait(job, placement.reason, retried);
       case 'refuse': return this.end(job, attempt, 'rejected', placement.code, placement.message);
@@ -92,14 +94,22 @@ export class JobManager {
     const { plan } = sent;
     this.registry.clearBusy(job.key);
     this.fleet.forgetJob(job.key);
-    for (const task of core.tasks) this.registry.addBusy(task.device, job.key, task.worker, now + task.startMs, now + task.finishMs);
-    // The data it sends holds the links, in the order the plan sends it.
+    // The data it sends holds the links, in the order the plan sends it. A stage reports once its
+    // outputs are off its device's uplink: its report is due then.
     const transfers = [
-      ...core.edges.map((e) => ({ from: e.fromDevice, to: e.toDevice, bytes: e.bytes, sendMs: e.sendMs })),
-      ...core.results.map((r) => ({ from: r.fromDevice, to: job.request.originDevice, bytes: r.bytes, sendMs: r.sendMs })),
+      ...core.edges.map((e) => ({ from: e.fromDevice, to: e.toDevice, stage: e.fromStage, bytes: e.bytes, sendMs: e.sendMs })),
+      ...core.results.map((r) => ({ from: r.fromDevice, to: job.request.originDevice, stage: r.fromStage, bytes: r.bytes, sendMs: r.sendMs })),
     ].sort((x, y) => x.sendMs - y.sendMs);
-    for (const x of transfers) this.registry.addTransfer(job.key, x.from, x.to, x.bytes, now + x.sendMs);
+    const reportDue = new Map<string, number>(core.stages.map((st) => [st.id, now + st.finishMs]));
+    for (const x of transfers) {
+      const offUplink = this.registry.addTransfer(job.key, x.stage, x.from, x.to, x.bytes, now + x.sendMs, now);
+      reportDue.set(x.stage, Math.max(reportDue.get(x.stage) ?? 0, offUplink));
+    }
+    for (const task of core.tasks) {
+      this.registry.addBusy(task.device, job.key, task.stage, task.worker, now + task.startMs, now + task.finishMs, reportDue.get(task.stage) ?? now + task.finishMs);
+    }
     for (const stage of plan.stages) this.fleet.placed(stage.deviceId, job.key, stage.stageId);
+    job.plannedLoad = new Map(plan.stages.map((s) => [s.deviceId, this.registry.get(s.deviceId)?.loadFactor ?? 1]));
     const frontier = new JobFrontier(plan.stages.map((s) => ({
       stageId: s.stageId, deviceId: s.deviceId, transferMs: s.predicted?.transferInMs ?? 0,
       producers: [...new Set(s.inputs.filter((i) => i.fromStage !== '').map((i) => i.fromStage))],
@@ -194,6 +204,7 @@ export class JobManager {
         const timing = report.timing;
         if (!timing) return;
         this.fleet.settled(stage.deviceId, job.key, stage.stageId);
+        this.registry.stageDone(stage.deviceId, job.key, stage.stageId);
         const waited = frontier.reported(report.stageId, now);
         if (!waited) return;
         this.fleet.completed(stage.deviceId, waited.dueAtMs, now);

@@ -23,7 +23,7 @@ export class PlannerLearning {
 
   /** A stage of `job`'s current attempt reported OK with its timing. */
   fromReport(job: JobRecord, stage: StageSpec, report: StageReport & { timing: StageTiming }): void {
-    this.registry.learnCompute(report.deviceId, report.timing);
+    this.registry.learnCompute(report.deviceId, report.timing, job.plannedLoad.get(report.deviceId));
     this.learnDispatch(job, report.timing);
     const remote = stage.inputs.filter((i) => i.fromDevice !== report.deviceId && i.fromStage !== '');
     const producers = new Set(remote.map((i) => i.fromStage));

@@ -23,6 +23,8 @@ import { PlannerLearning } from './learning.ts';
 import { JobManager } from './jobs.ts';
 import { Submissions } from './submissions.ts';
 import { ClockServer } from './clock-server.ts';
+import { FleetMix } from './fleet-mix.ts';
+import type { Capacity } from './capacity.ts';
 import { DEFAULT_LOST_GRACE_MS, DEFAULT_MAX_ATTEMPTS, DEFAULT_OVERRUN_MS, type PlannerServiceOptions, type Publish } from './options.ts';
 import { PlannerStatus, PlannerState } from '../schemas/generated/edgeweave.ts';
 import { topics, filters } from '../schemas/topics.ts';
@@ -49,6 +51,8 @@ export class PlannerService {
   private stopped = false;
   /** Bytes received and published (payloads), for the status: what coordination costs per job. */
   private readonly traffic = { in: 0, out: 0 };
+  /** The jobs offered lately, and the fleet's capacity for them. */
+  private readonly mix = new FleetMix();
 
   constructor(private readonly options: PlannerServiceOptions) {
     const log = (options.log ?? pino({ level: 'silent' })).child({ component: 'planner', plannerId: options.id });
@@ -70,7 +74,7 @@ export class PlannerService {
       lost: (deviceId, why) => this.jobs.deviceLost(deviceId, why),
       back: () => this.jobs.deviceBack(),
     }, isStopped, log);
-    this.submissions = new Submissions(this.jobs, this.models, dispatcher, log);
+    this.submissions = new Submissions(this.jobs, this.models, dispatcher, this.mix, log);
     this.clock = new ClockServer(options.id, publish);
   }
 
@@ -89,12 +93,24 @@ export class PlannerService {
     return this.jobs.replanned;
   }
 
+  /** The jobs per second offered lately and the fleet's capacity for that mix, as the status says them. */
+  fleetLoad(nowMs = Date.now()): { offeredJobsPerS: number; capacity: Capacity | undefined } {
+    const o = this.options;
+    return { offeredJobsPerS: this.mix.offered(nowMs), capacity: this.mix.capacity(this.registry, { algorithm: o.algorithm, objective: o.objective, cost: o.cost }, nowMs) };
+  }
+
   private statusPayload(state: PlannerState): Uint8Array {
     const o = this.options;
+    const now = Date.now();
+    const online = state === PlannerState.PLANNER_STATE_ONLINE;
+    const load = online ? this.fleetLoad(now) : undefined;
+    const capacity = load?.capacity;
     return PlannerStatus.encode({
       plannerId: o.id, state, algorithm: o.algorithm, publicKey: this.keys.publicKeyRaw, jobsPlanned: this.jobs.planned, sentAtMs: Date.now(), version: '1', incarnation: this.incarnation,
       bytesIn: this.traffic.in, bytesOut: this.traffic.out,
-      estimates: state === PlannerState.PLANNER_STATE_ONLINE ? this.registry.estimates(Date.now()) : [],
+      estimates: online ? this.registry.estimates(now) : [],
+      offeredJobsPerS: load?.offeredJobsPerS ?? 0,
+      capacityJobsPerS: capacity?.jobsPerS ?? 0, capacityBottleneck: capacity?.bottleneck ?? [],
     });
   }
 
@@ -116,6 +132,8 @@ export class PlannerService {
     await t.on('modelCard', filters.allModelCards(), counted((m) => this.models.onCard(m.topic.sha256, m.bytes === 0 ? undefined : m.message)), {
       onRefused: (r) => { this.log.warn({ err: r.error, topic: r.rawTopic }, 'model card refused'); r.ack(); },
     });
+    // The other planners of the fleet: the queues their jobs made on the devices.
+    await t.on('plannerStatus', filters.allPlannerStatus(), counted((m) => this.registry.notePlanner(o.id, m.message, Date.now())));
     await t.on('jobReport', filters.jobReports(), counted((m) => this.jobs.onReport(m)));
     await t.on('jobResult', filters.jobResults(), counted((m) => this.jobs.onResult(m)));
     await t.on('clockPing', filters.allClockPings(), counted((m) => this.clock.onPing(m)), { qos: 0 });

@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { Received, Refused } from '../transport/mqtt-transport.ts';
 import type { Dispatcher } from './dispatch.ts';
+import type { FleetMix } from './fleet-mix.ts';
 import { newJob, type JobRecord } from './job-book.ts';
 import type { JobManager } from './jobs.ts';
 import type { PlannerModels } from './models.ts';
@@ -20,6 +21,7 @@ export class Submissions {
     private readonly jobs: JobManager,
     private readonly models: PlannerModels,
     private readonly dispatcher: Dispatcher,
+    private readonly mix: FleetMix,
     private readonly log: Logger,
   ) {}
 
@@ -52,7 +54,9 @@ export class Submissions {
     }
     const inputs = inputsProblem(request, resolved.graph);
     if (inputs) return this.dispatcher.refuse(topicOrigin, request, inputs.code, inputs.message);
-    await this.jobs.first(newJob(request, resolved.model, resolved.graph, receivedAtMs), receivedAtMs);
+    const job = newJob(request, resolved.model, resolved.graph, receivedAtMs);
+    this.mix.record(job, receivedAtMs);
+    await this.jobs.first(job, receivedAtMs);
   }
 
   /**

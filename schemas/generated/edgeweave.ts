@@ -1269,6 +1269,19 @@ export const DESCRIPTOR = {
                 "bytesOut": {
                   "type": "double",
                   "id": 11
+                },
+                "offeredJobsPerS": {
+                  "type": "double",
+                  "id": 12
+                },
+                "capacityJobsPerS": {
+                  "type": "double",
+                  "id": 13
+                },
+                "capacityBottleneck": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 14
                 }
               }
             },
@@ -2219,6 +2232,9 @@ export interface PlannerStatus {
   incarnation: string;
   bytesIn: number;
   bytesOut: number;
+  offeredJobsPerS: number;
+  capacityJobsPerS: number;
+  capacityBottleneck: string[];
 }
 
 export interface PlannerStatusInit {
@@ -2233,6 +2249,9 @@ export interface PlannerStatusInit {
   incarnation?: string;
   bytesIn?: number;
   bytesOut?: number;
+  offeredJobsPerS?: number;
+  capacityJobsPerS?: number;
+  capacityBottleneck?: string[];
 }
 
 export const PlannerStatus: MessageCodec<PlannerStatus, PlannerStatusInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.PlannerStatus');

@@ -71,6 +71,11 @@ describe('runtime — virtual compute', () => {
     assert.ok(s.offeredPerS > 7 && s.offeredPerS < 13, `offered ${s.offeredPerS} jobs/s`);
     assert.ok(s.throughputPerS > 0 && s.throughputPerS <= s.offeredPerS * 1.5, `throughput ${s.throughputPerS} jobs/s`);
     assert.ok(s.p50Ms > 0 && s.p50Ms <= s.p95Ms && s.p95Ms <= s.p99Ms);
+    // The planner saw the stream: the rate offered lately, and the fleet's capacity for that mix.
+    const load = cluster.planners[0]!.fleetLoad();
+    assert.ok(load.offeredJobsPerS > 3 && load.offeredJobsPerS < 15, `offered ${load.offeredJobsPerS} jobs/s`);
+    assert.ok(load.capacity && Number.isFinite(load.capacity.jobsPerS) && load.capacity.jobsPerS > 0, `capacity ${JSON.stringify(load.capacity)}`);
+    assert.ok(load.capacity.bottleneck.length > 0 && load.capacity.bottleneck.every((b) => /^(car1|edge1) (compute|uplink|downlink)$/.test(b)), load.capacity.bottleneck.join(', '));
     const wrong = await runCli(['run', '--model', 'chain', '--from', 'car1', '--broker', cluster.brokerUrl, '--duration', '2']);
     assert.equal(wrong.code, 2);
     assert.match(wrong.stderr, /--duration goes with --rate/);

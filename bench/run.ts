@@ -14,9 +14,10 @@ const BENCHES: Record<string, () => Promise<{ runBench: (o: BenchOptions) => Pro
   runtime: () => import('./runtime.ts'),
   demo: () => import('./demo.ts'),
   load: () => import('./load.ts'),
+  batch: () => import('./batch.ts'),
 };
 
-const USAGE = 'npm run bench -- [name ...] [--quick] [--cars N] [--rate jobs/s per car] [--model name] [--duration s] [--compute real|virtual]';
+const USAGE = 'npm run bench -- [name ...] [--quick] [--cars N] [--rate jobs/s per car] [--model name] [--duration s] [--compute real|virtual] [--sweep [--out file.html]]';
 function fail(message: string): never {
   process.stderr.write(`bench: ${message}\nusage: ${USAGE}\n`);
   process.exit(2);
@@ -27,6 +28,7 @@ try {
     options: {
       quick: { type: 'boolean', default: false },
       cars: { type: 'string' }, rate: { type: 'string' }, model: { type: 'string' }, duration: { type: 'string' }, compute: { type: 'string' },
+      sweep: { type: 'boolean', default: false }, out: { type: 'string' },
     },
     allowPositionals: true,
   });
@@ -48,6 +50,11 @@ if (cars !== undefined) load.cars = cars;
 if (rate !== undefined) load.rate = rate;
 if (durationS !== undefined) load.durationS = durationS;
 if (values.model !== undefined) load.model = values.model;
+if (values.sweep === true) load.sweep = true;
+if (values.out !== undefined) {
+  if (!values.sweep) fail('--out names the sweep\'s plot: give it with --sweep');
+  load.out = values.out;
+}
 if (values.compute !== undefined) {
   if (values.compute !== 'real' && values.compute !== 'virtual') fail(`--compute "${values.compute}": real or virtual`);
   load.compute = values.compute;

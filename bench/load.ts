@@ -11,6 +11,7 @@
  * (bench/load-sweep.ts), with a deadline on every job.
  */
 import type { EmulatedSystem } from '../cli/demo/system.ts';
+import type { PlannerStatus } from '../schemas/generated/edgeweave.ts';
 import { percentile } from '../node-runtime/client-stream.ts';
 import type { BenchOptions } from './options.ts';
 import { PLANNER_ID, cpuSeconds, isOk, predictionError, runMix, startFleet, unloadedLatencies, type LoadFleet } from './load-fleet.ts';
@@ -42,11 +43,17 @@ async function runLoad(fleet: LoadFleet, options: BenchOptions): Promise<void> {
   const plannerPid = system.procs.pidOf('planner');
   const cpu0 = { broker: cpuSeconds(brokerPid), planner: cpuSeconds(plannerPid), at: Date.now() };
   const traffic0 = plannerTraffic(system);
-  const { mobile, vgg: vggOutcomes, wallS } = await runMix(fleet, rate, fleet.vggRate, durationMs);
+  // The capacity the planner computed for the mix while it ran (in the run's second half).
+  const started = Date.now();
+  let during: PlannerStatus | undefined;
+  const watch = setInterval(() => {
+    const s = system.watcher.planners.get(PLANNER_ID);
+    if (s && s.sentAtMs > started + durationMs / 2 && s.sentAtMs < started + durationMs && s.capacityJobsPerS > 0) during = s;
+  }, 100);
+  const { mobile, vgg: vggOutcomes, wallS } = await runMix(fleet, rate, fleet.vggRate, durationMs).finally(() => clearInterval(watch));
   const cpu1 = { broker: cpuSeconds(brokerPid), planner: cpuSeconds(plannerPid), at: Date.now() };
   // The planner republishes its counters every 2 s: wait for a status from after the last job.
   await system.watcher.waitFor(() => (system.watcher.planners.get(PLANNER_ID)?.sentAtMs ?? 0) > cpu1.at, 'a planner status after the run', 10_000).catch(() => undefined);
-  const status = system.watcher.planners.get(PLANNER_ID);
   const traffic1 = plannerTraffic(system);
   const all = [...mobile, ...vggOutcomes];
   const ok = mobile.filter(isOk).map((o) => o.latencyMs);
@@ -73,7 +80,7 @@ async function runLoad(fleet: LoadFleet, options: BenchOptions): Promise<void> {
   const line = (k: string, v: string): void => { process.stdout.write(`${k.padEnd(44)} ${v}\n`); };
   process.stdout.write(`${carCount} cars x ${rate} ${model} jobs/s for ${durationMs / 1000} s, plus VGG16 at ${fleet.vggRate} jobs/s; edge1 (speed 0.5, 2 workers), cloud1 (speed 1, 2 workers); compute ${compute}\n\n`);
   line('offered (jobs / s)', (carCount * rate + fleet.vggRate).toFixed(2));
-  line('fleet capacity for this mix (jobs / s)', status && status.capacityJobsPerS > 0 ? `${status.capacityJobsPerS.toFixed(1)} (planner; bottleneck ${status.capacityBottleneck.join(', ') || '-'})` : '-');
+  line('fleet capacity for this mix (jobs / s)', during ? `${during.capacityJobsPerS.toFixed(1)} (planner; bottleneck ${during.capacityBottleneck.join(', ') || '-'})` : '-');
   line('jobs submitted', String(all.length));
   line('jobs lost (not OK)', String(lost));
   // A result of an attempt past a submission's first means the planner planned the job again.

@@ -16,8 +16,11 @@ import type { DeviceSpec, Plan, PlanRequest } from './core/types.ts';
 import { maximize } from './simplex.ts';
 
 export interface CapacityStream {
-  /** What a job of this stream asks for, the devices aside (those are the fleet's). */
-  request: Omit<PlanRequest, 'devices'>;
+  /**
+   * What a job of this stream asks for, over the devices that can run it as the planner sees
+   * them for its model (profiles, learned speeds and links; taken idle: busy intervals are ignored).
+   */
+  request: PlanRequest;
   /** Its share of the jobs (a positive weight, e.g. its rate). */
   weight: number;
 }
@@ -27,8 +30,6 @@ export interface Capacity {
   jobsPerS: number;
   /** The resources busy all the time at that rate ("edge1 compute", "cloud1 downlink"). */
   bottleneck: string[];
-  /** Jobs planned to find it. */
-  plans: number;
 }
 
 /**
@@ -44,35 +45,31 @@ interface Way {
   use: Map<number, number>;
 }
 
-/**
- * The capacity of `devices` (taken idle: their busy intervals are ignored) for `streams`;
- * undefined when the mix is empty or a stream's job cannot be placed at all.
- */
-export function fleetCapacity(streams: readonly CapacityStream[], devices: readonly DeviceSpec[]): Capacity | undefined {
-  const live = streams.filter((s) => s.weight > 0);
-  if (live.length === 0 || devices.length === 0) return undefined;
-  const idle = devices.map(({ busy: _b, busyUntilMs: _u, uplinkBusy: _ub, downlinkBusy: _db, uplinkBusyUntilMs: _uu, downlinkBusyUntilMs: _du, ...d }) => d);
+/** The fleet's capacity for `streams`; undefined when the mix is empty or a stream's job cannot be placed at all. */
+export function fleetCapacity(streams: readonly CapacityStream[]): Capacity | undefined {
+  const live = streams.filter((s) => s.weight > 0 && s.request.devices.length > 0);
+  if (live.length === 0) return undefined;
   // Resources: each device's executors, uplink and downlink, with how much of each a second holds.
   const names: string[] = [];
   const capacity: number[] = [];
   const index = new Map<string, number>();
-  for (const d of idle) {
+  for (const d of live.flatMap((s) => s.request.devices)) {
+    if (index.has(`${d.id} compute`)) continue;
     for (const [kind, amount] of [['compute', Math.max(1, d.workers ?? 1)], ['uplink', 1], ['downlink', 1]] as const) {
       index.set(`${d.id} ${kind}`, names.length);
       names.push(`${d.id} ${kind}`);
       capacity.push(amount);
     }
   }
-  const byId = new Map(idle.map((d) => [d.id, d]));
   const ways: Way[] = [];
-  let plans = 0;
   for (const [s, stream] of live.entries()) {
-    const origin = stream.request.origin;
+    const { origin } = stream.request;
+    const idle = stream.request.devices.map(({ busy: _b, busyUntilMs: _u, uplinkBusy: _ub, downlinkBusy: _db, uplinkBusyUntilMs: _uu, downlinkBusyUntilMs: _du, ...d }) => d);
+    const byId = new Map(idle.map((d) => [d.id, d]));
     const subsets = [[origin], ...idle.filter((d) => d.id !== origin).map((d) => [origin, d.id]), idle.map((d) => d.id)];
     const found: { plan: Plan; use: Map<number, number> }[] = [];
     for (const ids of subsets) {
       const fleet = ids.map((id) => byId.get(id)).filter((d): d is DeviceSpec => d !== undefined);
-      plans++;
       const outcome = planJob({ ...stream.request, devices: fleet });
       if (outcome.ok) found.push({ plan: outcome.plan, use: usage(outcome.plan, origin, byId, index) });
     }
@@ -101,7 +98,7 @@ export function fleetCapacity(streams: readonly CapacityStream[], devices: reado
     const busy = ways.reduce((sum, w, i) => sum + (w.use.get(r) ?? 0) * solution[i + 1]!, 0);
     if (busy >= capacity[r]! * 0.999) bottleneck.push(names[r]!);
   }
-  return { jobsPerS: rate, bottleneck, plans };
+  return { jobsPerS: rate, bottleneck };
 }
 
 /** Seconds of every resource one job run by `plan` takes: its tasks' compute, its transfers' time on each link. */

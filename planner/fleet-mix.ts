@@ -80,14 +80,12 @@ export class FleetMix {
     const alive = registry.aliveIds(nowMs).sort();
     const signature = [...alive, ...streams.map((s) => `${s.job.request.originDevice}:${s.job.model.id}:${Math.round(Math.log(s.rate / total) / Math.log(1.2))}`).sort()].join(',');
     if (this.cached && (this.cached.signature === signature || nowMs - this.cached.atMs < RECOMPUTE_MS)) return this.cached.capacity;
+    // Each stream over the live devices that hold its model, with their profiles of it.
     const capacity = fleetCapacity(streams.flatMap(({ job, rate }) => {
       const devices = alive.map((id) => registry.get(id)!).filter((r) => holdsModel(r.status, job.model))
         .map((r) => registry.spec(r, job.model, job.request.fused, nowMs));
-      if (devices.length === 0) return [];
-      const { planRequest } = planRequestOf(job, devices, defaults);
-      const { devices: _d, ...request } = planRequest;
-      return [{ request, weight: rate }];
-    }), alive.map((id) => registry.spec(registry.get(id)!, { id: '', sha256: '' }, false, nowMs)));
+      return devices.length === 0 ? [] : [{ request: planRequestOf(job, devices, defaults).planRequest, weight: rate }];
+    }));
     this.cached = { signature, atMs: nowMs, capacity };
     return capacity;
   }

@@ -8,9 +8,9 @@
  * and its outputs, report and result go out through stage-output.ts. On an edge or cloud device,
  * a run takes with the next queued stage the other queued stages of different jobs that are the
  * same compiled stage, and runs them as one batch when that pays on this host (stage-batch.ts);
- * each job's stage is still claimed, sent on and acknowledged on its own. A stage input is acknowledged
- * only once its stage has run and its outputs are with the broker (or it was refused), so the
- * work of an executor that dies is delivered again, to another executor.
+ * each job's stage is still claimed, sent on and acknowledged on its own. A stage input is
+ * acknowledged only once its stage has run and its outputs are with the broker (or it was
+ * refused), so the work of an executor that dies is delivered again, to another executor.
  */
 import type { Logger } from 'pino';
 import { pino } from 'pino';
@@ -111,11 +111,6 @@ export class Executor {
       limits: options.limits ?? DEFAULT_LIMITS, dataSources: options.dataSources,
       virtual: options.compute === 'virtual' ? new VirtualCompute(host, options.dataDir ?? '.edgeweave', this.log) : undefined,
     });
-  }
-
-  /** Runs of more than one stage in one predict, and the most stages one of them ran (tests, status). */
-  get batches(): { run: number; largest: number } {
-    return { run: this.queue.batchesRun, largest: this.queue.largestBatch };
   }
 
   get clientId(): string {

@@ -52,9 +52,6 @@ export class RunQueue {
   private readonly inbound = new Map<string, number>();
   private readonly gains: BatchGains;
   private stopped = false;
-  /** Runs of more than one stage in one predict, and the most stages one of them ran (tests, status). */
-  batchesRun = 0;
-  largestBatch = 0;
 
   constructor(private readonly options: RunQueueOptions) {
     this.gains = new BatchGains(options.policy.minGain);
@@ -162,8 +159,6 @@ export class RunQueue {
     if (only?.ok) this.gains.record(key, 1, only.run.timing.hostComputeMs ?? 0);
     if (ran.batch) {
       this.gains.record(key, ran.batch.size, ran.batch.hostMs);
-      this.batchesRun++;
-      this.largestBatch = Math.max(this.largestBatch, ran.batch.size);
       this.options.log.debug({ stageKey: key, size: ran.batch.size, hostMs: ran.batch.hostMs }, 'stages batched');
     }
     // Run again one by one, every item ran: the batch itself failed, not a bad job in it.

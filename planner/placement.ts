@@ -25,11 +25,6 @@ export interface PlacementDefaults {
 }
 
 /**
- * Places `job`'s next attempt over the live devices. A new job that cannot be placed is
- * refused with the reason; a job being planned again (`again`), or one whose model was held by
- * a device lost a moment ago, waits for a device to come back (a broker restart, a link drop).
- */
-/**
  * Plans that only serve as yardsticks — everything on the origin (the speed-up baseline), the
  * same job on idle devices (whether a refusal is E_OVERLOADED or E_INFEASIBLE) — kept a few
  * seconds per origin, model and request options: under load, a planner planning every job three
@@ -57,6 +52,11 @@ function yardstickKey(kind: string, job: JobRecord, planRequest: PlanRequest): s
   return JSON.stringify([kind, r.originDevice, job.model.sha256 || job.model.id, r.fused, planRequest.objective, planRequest.constraints, planRequest.transport, planRequest.pins, r.denseShards]);
 }
 
+/**
+ * Places `job`'s next attempt over the live devices. A new job that cannot be placed is
+ * refused with the reason; a job being planned again (`again`), or one whose model was held by
+ * a device lost a moment ago, waits for a device to come back (a broker restart, a link drop).
+ */
 export function placeAttempt(registry: DeviceRegistry, job: JobRecord, again: boolean, defaults: PlacementDefaults, dispatchMs: number, now: number, yardsticks = new YardstickPlans(0)): Placement {
   const { request, graph, model } = job;
   const devices = registry.aliveIds(now)

@@ -106,7 +106,7 @@ export class PlannerService {
     const load = online ? this.fleetLoad(now) : undefined;
     const capacity = load?.capacity;
     return PlannerStatus.encode({
-      plannerId: o.id, state, algorithm: o.algorithm, publicKey: this.keys.publicKeyRaw, jobsPlanned: this.jobs.planned, sentAtMs: Date.now(), version: '1', incarnation: this.incarnation,
+      plannerId: o.id, state, algorithm: o.algorithm, publicKey: this.keys.publicKeyRaw, jobsPlanned: this.jobs.planned, sentAtMs: now, version: '1', incarnation: this.incarnation,
       bytesIn: this.traffic.in, bytesOut: this.traffic.out,
       estimates: online ? this.registry.estimates(now) : [],
       offeredJobsPerS: load?.offeredJobsPerS ?? 0,

@@ -1,7 +1,9 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { BatchGains, PROBE_EVERY, countSameStage, splitOutputs, stackInputs, takeSameStage } from '../../node-runtime/stage-batch.ts';
+import { BatchGains, DEFAULT_BATCH_POLICY, PROBE_EVERY, countSameStage, splitOutputs, stackInputs, takeSameStage } from '../../node-runtime/stage-batch.ts';
+import { RunQueue, plannedStartOf } from '../../node-runtime/run-queue.ts';
+import { pino } from 'pino';
 import { ModelHost, runStageBatch, runStageOnData } from '../../node-runtime/model-host.ts';
 import { prepareStage, type RunnableStage } from '../../node-runtime/stage-prepare.ts';
 import { StageRunner, type StageItem } from '../../node-runtime/stage-runner.ts';
@@ -221,3 +223,42 @@ describe('stage batch — one predict for several jobs', () => {
     assert.ok(ran.items.every((r) => !r.ok || r.run.timing.computeEnergyJ === (power.busyW * r.run.timing.computeMs!) / 1000), 'run alone: their whole energy');
   });
 });
+
+describe('run queue — the plans\' order', () => {
+  /** A stage of job `id` planned to start `startMs` after a submission at 1000 (reference clock); none: no prediction. */
+  function planned(id: string, startMs: number | undefined, readyAtMs = 0): StageItem {
+    return {
+      stage: { key: id, plan: { submittedAtMs: startMs === undefined ? 0 : 1000 }, spec: startMs === undefined ? {} : { predicted: { startMs } }, compiled: { ok: false, error: new Error('not run') } },
+      join: { key: id, parts: [], firstArrivalMs: readyAtMs, readyAtMs },
+    } as unknown as StageItem;
+  }
+
+  test('run queue — stages run in planned order, whatever order they came in; one without a prediction by when it became ready', async () => {
+    const ran: string[] = [];
+    let release!: () => void;
+    const first = new Promise<void>((r) => { release = r; });
+    const queue = new RunQueue({
+      policy: { ...DEFAULT_BATCH_POLICY, maxBatch: 1 },
+      run: async (items) => {
+        ran.push(items[0]!.stage.key);
+        if (ran.length === 1) await first;
+        return undefined;
+      },
+      queued: () => undefined,
+      clockOffsetMs: () => 0,
+      log: pino({ level: 'silent' }),
+    });
+    queue.push(planned('a', 0));
+    // While a runs, they come in out of their planned order.
+    queue.push(planned('late', 300));
+    queue.push(planned('early', 100));
+    queue.push(planned('unplanned', undefined, 1200));
+    queue.push(planned('middle', 150));
+    release();
+    await queue.stop();
+    assert.deepEqual(ran, ['a', 'early', 'middle', 'unplanned', 'late']);
+    assert.equal(plannedStartOf(planned('x', 100), 0), 1100);
+    assert.equal(plannedStartOf(planned('y', undefined, 50), 20), 70, 'ready time on the reference clock');
+  });
+});
+

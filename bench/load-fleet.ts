@@ -77,8 +77,8 @@ export async function unloadedLatencies(client: JobClient, model: string, inputs
   return out;
 }
 
-/** Every car at `carRate` and the VGG16 car at `vggRate` for `durationMs`; the outcomes once all are in. */
-export async function runMix(fleet: LoadFleet, carRate: number, vggRate: number, durationMs: number, extra: { model?: Partial<JobRequestInit>; vgg?: Partial<JobRequestInit> } = {}): Promise<{ mobile: JobOutcome[]; vgg: JobOutcome[]; wallS: number }> {
+/** Every car at `carRate` and the VGG16 car at `vggRate` for `durationMs`, the streams out of step; the outcomes once all are in. */
+export async function runMix(fleet: LoadFleet, carRate: number, vggRate: number, durationMs: number, extra: { model?: Partial<JobRequestInit>; vgg?: Partial<JobRequestInit> } = {}): Promise<{ mobile: JobOutcome[]; vgg: JobOutcome[]; wallS: number; staggerS: number }> {
   const started = Date.now();
   const { carCount, clients, inputs, model } = fleet;
   // The cars' cameras are not in step: each stream starts its own share of a period later.
@@ -87,7 +87,8 @@ export async function runMix(fleet: LoadFleet, carRate: number, vggRate: number,
     streamJobs(clients[carCount]!, jobOf('vgg16', inputs.vgg, extra.vgg), { ratePerS: vggRate, durationMs, phaseMs: periodMs / 2 / carCount }),
     ...clients.slice(0, carCount).map((c, i) => streamJobs(c, jobOf(model, inputs.model, extra.model), { ratePerS: carRate, durationMs, phaseMs: (i * periodMs) / carCount })),
   ]);
-  return { mobile: cars.flat(), vgg: vgg!, wallS: (Date.now() - started) / 1000 };
+  // staggerS: how much later than the first the last stream started (rates are over the rest).
+  return { mobile: cars.flat(), vgg: vgg!, wallS: (Date.now() - started) / 1000, staggerS: ((carCount - 1) * periodMs) / carCount / 1000 };
 }
 
 export const isOk = (o: JobOutcome): boolean => o.result.status === JobStatus.JOB_STATUS_OK;

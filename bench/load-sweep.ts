@@ -81,7 +81,7 @@ export async function runSweep(fleet: LoadFleet, options: BenchOptions): Promise
     const plannerCpu = (cpuSeconds(plannerPid) - cpu0.s) / ((Date.now() - cpu0.at) / 1000);
     const host = hostCpu();
     const hostBusy = (host.busy - cpu0.host.busy) / (host.total - cpu0.host.total);
-    const step = summarize(fraction, [...run.mobile, ...run.vgg], run.mobile, stepMs, unloaded);
+    const step = summarize(fraction, [...run.mobile, ...run.vgg], run.mobile, stepMs, run.staggerS * 1000, unloaded);
     steps.push(step);
     const ms = (v: number): string => (Number.isFinite(v) ? v.toFixed(0) : '-');
     write(`| ${(fraction * 100).toFixed(0)}% | ${step.offered.toFixed(1)} | ${step.submitted} | ${step.ok} | ${step.rejected} | ${step.lost} | ${step.throughput.toFixed(1)} | ${ms(step.p50)} | ${ms(step.p95)} | ${ms(step.p99)} | ${(step.predictionError * 100).toFixed(1)}% | ${(plannerCpu * 100).toFixed(0)}% | ${(hostBusy * 100).toFixed(0)}% | ${step.broken.join(', ') || 'within'} |`);
@@ -98,8 +98,8 @@ export async function runSweep(fleet: LoadFleet, options: BenchOptions): Promise
   write(`plot: ${out}`);
 }
 
-/** One step's figures; latencies over the cars' model, throughput and losses over every job. */
-export function summarize(fraction: number, all: readonly JobOutcome[], modelJobs: readonly JobOutcome[], stepMs: number, unloaded: number): SweepStep {
+/** One step's figures; latencies over the cars' model, throughput and losses over every job (`staggerMs`: how much later the last stream started). */
+export function summarize(fraction: number, all: readonly JobOutcome[], modelJobs: readonly JobOutcome[], stepMs: number, staggerMs: number, unloaded: number): SweepStep {
   const ok = modelJobs.filter(isOk).map((o) => o.latencyMs);
   const rejected = all.filter((o) => o.result.status === JobStatus.JOB_STATUS_REJECTED).length;
   const done = all.filter(isOk).length;
@@ -107,7 +107,8 @@ export function summarize(fraction: number, all: readonly JobOutcome[], modelJob
   const first = Math.min(...all.map((o) => o.submittedAtMs));
   const last = Math.max(...all.map((o) => o.submittedAtMs + o.latencyMs));
   const offered = all.length / (stepMs / 1000);
-  const throughput = done / Math.max(stepMs / 1000, (last - first) / 1000);
+  // Completed over the time from the first submission to the last outcome, less the streams' stagger.
+  const throughput = done / Math.max(stepMs / 1000, (last - first - staggerMs) / 1000);
   const step = {
     fraction, offered, submitted: all.length, ok: done, rejected, lost, throughput,
     p50: percentile(ok, 0.5), p95: percentile(ok, 0.95), p99: percentile(ok, 0.99), predictionError: predictionError(all),

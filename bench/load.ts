@@ -50,7 +50,7 @@ async function runLoad(fleet: LoadFleet, options: BenchOptions): Promise<void> {
     const s = system.watcher.planners.get(PLANNER_ID);
     if (s && s.sentAtMs > started + durationMs / 2 && s.sentAtMs < started + durationMs && s.capacityJobsPerS > 0) during = s;
   }, 100);
-  const { mobile, vgg: vggOutcomes, wallS } = await runMix(fleet, rate, fleet.vggRate, durationMs).finally(() => clearInterval(watch));
+  const { mobile, vgg: vggOutcomes, wallS, staggerS } = await runMix(fleet, rate, fleet.vggRate, durationMs).finally(() => clearInterval(watch));
   const cpu1 = { broker: cpuSeconds(brokerPid), planner: cpuSeconds(plannerPid), at: Date.now() };
   // The planner republishes its counters every 2 s: wait for a status from after the last job.
   await system.watcher.waitFor(() => (system.watcher.planners.get(PLANNER_ID)?.sentAtMs ?? 0) > cpu1.at, 'a planner status after the run', 10_000).catch(() => undefined);
@@ -86,7 +86,7 @@ async function runLoad(fleet: LoadFleet, options: BenchOptions): Promise<void> {
   // A result of an attempt past a submission's first means the planner planned the job again.
   const replanned = all.filter((o) => isOk(o) && o.result.attempt % ATTEMPTS_PER_SUBMISSION !== 1).length;
   line('jobs re-planned / submitted again by origins', `${replanned} / ${clients.reduce((s, c) => s + c.resubmitted, 0)}`);
-  line('throughput (jobs completed / s)', ((all.length - lost) / wallS).toFixed(2));
+  line('throughput (jobs completed / s)', ((all.length - lost) / (wallS - staggerS)).toFixed(2));
   line(`${model} unloaded p50 ms`, percentile(unloaded, 0.5).toFixed(0));
   line(`${model} loaded p50 / p95 / p99 ms`, `${percentile(ok, 0.5).toFixed(0)} / ${percentile(ok, 0.95).toFixed(0)} / ${percentile(ok, 0.99).toFixed(0)}`);
   line('latency ratio loaded / unloaded (p50 / p99)', `${(percentile(ok, 0.5) / percentile(unloaded, 0.5)).toFixed(2)} / ${(percentile(ok, 0.99) / percentile(unloaded, 0.5)).toFixed(2)}`);

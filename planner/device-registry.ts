@@ -3,12 +3,18 @@
  * are alive (status ONLINE and a heartbeat within three intervals), the work already placed
  * on them, and what it has learned from measurements: each device's compute speed against
  * the prediction, and its link's bandwidth and RTT. Plain data and arithmetic, no I/O.
+ * Executors' placed work is laid out in executor-work.ts, links' data in link-queues.ts, and
+ * the other planners' load is kept in other-planners.ts.
  */
 import {
-  DeviceState, PlannerState, Role, Radio, type DeviceStatus, type PlannerStatus, type DeviceProfile, type StageTiming, type DeviceEstimateInit,
+  DeviceState, Role, Radio, type DeviceStatus, type PlannerStatus, type DeviceProfile, type StageTiming, type DeviceEstimateInit,
 } from '../schemas/generated/edgeweave.ts';
 import type { BusyInterval, DeviceRole, DeviceSpec, LinkSpec, RadioKind } from './core/types.ts';
-import { LinkQueues, standing } from './link-queues.ts';
+import { layOutExecutorWork, UNREPORTED_KEEP_MS, type Busy } from './executor-work.ts';
+import { LinkQueues } from './link-queues.ts';
+import { OtherPlanners } from './other-planners.ts';
+
+export { OTHER_PLANNER_FRESH_MS } from './other-planners.ts';
 
 /** The link assumed for a device that announces none (no emulation: a LAN). */
 export const DEFAULT_LINK: LinkSpec = { upBps: 1e9, downBps: 1e9, rttMs: 1 };
@@ -23,23 +29,6 @@ const SIGNIFICANT_COMPUTE_MS = 100;
  * is tried again, rather than shunned for good.
  */
 const RELAX_HALF_LIFE_MS = 20_000;
-
-interface Busy {
-  jobId: string;
-  /** The stage the work belongs to: its report says it is done. */
-  stageId: string;
-  worker: number;
-  startAtMs: number;
-  endAtMs: number;
-  /** When its stage's report is due if on time: its end, plus its outputs' time on the device's uplink (a stage reports once they are sent). */
-  dueAtMs: number;
-}
-
-/**
- * Placed work whose stage has not reported is kept this long past its planned end at most (a
- * report lost on its way must not hold a device forever; the job's end clears it anyway).
- */
-const UNREPORTED_KEEP_MS = 30_000;
 
 export interface DeviceRecord {
   status: DeviceStatus;
@@ -80,22 +69,12 @@ export function holdsModel(status: DeviceStatus, model: PlannedModel): boolean {
   return status.models.includes(model.id);
 }
 
-/** Another planner's view of the devices, from its status: what its own placements hold. */
-interface OtherPlanner {
-  atMs: number;
-  /** device id -> queued ms (all executors), uplink and downlink backlog ms, as it published them. */
-  load: Map<string, { queuedMs: number; upMs: number; downMs: number }>;
-}
-
-/** Another planner's published queues count this long after its status (it republishes every 2 s). */
-export const OTHER_PLANNER_FRESH_MS = 6_000;
-
 export class DeviceRegistry {
   private readonly devices = new Map<string, DeviceRecord>();
   /** Data placed on every device's links by the jobs planned here. */
   readonly links = new LinkQueues();
-  /** The other planners of the group, by id: their jobs' work on the same devices. */
-  private readonly others = new Map<string, OtherPlanner>();
+  /** The other planners of the group: their jobs' work on the same devices. */
+  private readonly others = new OtherPlanners();
 
   /**
    * Records a status; returns 'offline' when this status takes a live device offline, 'restarted'
@@ -229,79 +208,27 @@ export class DeviceRegistry {
   }
 
   /**
-   * The work placed on a device and not yet done, per executor, from now on. Work is done when
-   * its stage reports (stageDone), not when its planned end passes: a device running late still
-   * has it queued. So an executor's work is laid out again in planned order, each piece as long
-   * as planned and none before the one ahead of it ends; a piece past its planned end counts
-   * as `standing` (link-queues.ts) says: over while its report may still be on its way, then
-   * from now for as long as the report is overdue, up to its whole — pushing what follows.
+   * The work placed on a device and not yet done, per executor, from now on (`layOutExecutorWork`),
+   * behind the other planners' work unless `withOthers` is false.
    */
   private busyIntervals(rec: DeviceRecord, nowMs: number, workers: number, withOthers = true): BusyInterval[] {
     rec.busy = rec.busy.filter((b) => b.endAtMs + UNREPORTED_KEEP_MS > nowMs);
-    const out: BusyInterval[] = [];
-    const byWorker = new Map<number, Busy[]>();
-    for (const b of rec.busy) {
-      // Work placed when the device had more executors than now (one died) lands on one that is left.
-      const w = b.worker % workers;
-      const list = byWorker.get(w) ?? [];
-      list.push(b);
-      byWorker.set(w, list);
-    }
     // The other planners' jobs' work, ahead of this planner's on every executor.
     const others = withOthers ? this.othersLoad(rec.status.deviceId, workers, nowMs).perWorkerMs : 0;
-    for (let w = 0; w < workers; w++) {
-      if (others > 0) out.push({ startMs: 0, endMs: others, worker: w });
-    }
-    for (const [worker, list] of byWorker) {
-      list.sort((a, b) => a.startAtMs - b.startAtMs);
-      let free = others > 0 ? nowMs + others : Number.NEGATIVE_INFINITY;
-      for (const b of list) {
-        const st = standing(b.startAtMs, b.endAtMs, b.dueAtMs, nowMs);
-        if (st.kind === 'done') continue;
-        const start = Math.max(st.kind === 'late' ? nowMs : b.startAtMs, free);
-        free = start + (st.kind === 'late' ? st.remainingMs : b.endAtMs - b.startAtMs);
-        out.push({ startMs: Math.max(0, start - nowMs), endMs: free - nowMs, worker });
-      }
-    }
-    return out;
+    return layOutExecutorWork(rec.busy, nowMs, workers, others);
   }
 
   /**
    * Another planner's status (`ownId`: this planner's, ignored): the work and data its own
-   * placements put on each device, which this planner's placements then queue behind. Planners
-   * that share a fleet so see one another's load, at most a status period (2 s) old, drained by
-   * the time since.
+   * placements put on each device, which this planner's placements then queue behind.
    */
   notePlanner(ownId: string, status: PlannerStatus, nowMs: number): void {
-    if (status.plannerId === ownId) return;
-    if (status.state !== PlannerState.PLANNER_STATE_ONLINE) {
-      this.others.delete(status.plannerId);
-      return;
-    }
-    this.others.set(status.plannerId, {
-      atMs: nowMs,
-      load: new Map(status.estimates.map((e) => [e.deviceId, { queuedMs: e.queuedMs, upMs: e.uplinkBacklogMs, downMs: e.downlinkBacklogMs }])),
-    });
+    this.others.note(ownId, status, nowMs);
   }
 
   /** What the other planners' jobs still hold on a device, from now: per executor, uplink and downlink (ms). */
   othersLoad(deviceId: string, workers: number, nowMs: number): { perWorkerMs: number; upMs: number; downMs: number } {
-    let perWorkerMs = 0;
-    let upMs = 0;
-    let downMs = 0;
-    for (const [id, o] of this.others) {
-      const age = nowMs - o.atMs;
-      if (age > OTHER_PLANNER_FRESH_MS) {
-        this.others.delete(id);
-        continue;
-      }
-      const l = o.load.get(deviceId);
-      if (!l) continue;
-      perWorkerMs += Math.max(0, l.queuedMs / workers - age);
-      upMs += Math.max(0, l.upMs - age);
-      downMs += Math.max(0, l.downMs - age);
-    }
-    return { perWorkerMs, upMs, downMs };
+    return this.others.load(deviceId, workers, nowMs);
   }
 
   /** A stage reported done: its work no longer occupies its device, and what it sends has left. */

@@ -11,7 +11,7 @@
  * transfer stands as `standing` says: as planned, then over (the report on its way), then late
  * — still to go from now as long as it is overdue, up to its whole. A link's transfers are laid
  * out in planned order, none before the one ahead of it ends, so late data pushes what follows
- * (as DeviceRegistry does with executors' work). A job's end takes all of its data off.
+ * (as executor-work.ts does with executors' work). A job's end takes all of its data off.
  * Planner clock, plain arithmetic.
  */
 import { firstGap } from './core/instance.ts';
@@ -39,7 +39,7 @@ interface DeviceLinks {
  * is over and its report on its way: the report of a stage comes after its outputs crossed its
  * uplink); `late` once its report is overdue, still to take from now as long as it is overdue,
  * up to its whole (a report just overdue is most likely delayed; one long overdue is of work
- * that has not started). Shared by links' data and executors' work (device-registry.ts).
+ * that has not started). Shared by links' data and executors' work (executor-work.ts).
  */
 export function standing(startAtMs: number, endAtMs: number, dueAtMs: number, nowMs: number): { kind: 'planned' } | { kind: 'done' } | { kind: 'late'; remainingMs: number } {
   if (endAtMs > nowMs) return { kind: 'planned' };

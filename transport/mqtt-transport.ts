@@ -8,13 +8,13 @@
  * PUBACK (the packet pump continues either way), and `message.ack()` sends the PUBACK
  * later — on the same connection only: after a reconnect the broker redelivers, and a
  * stale PUBACK could acknowledge another message that reuses the packet id.
- * This uses MQTT.js internals (`_sendPacket`, and `_storeAndSend` to store publishes without
- * copying their payload), pinned by the mqtt version range.
+ * This uses MQTT.js internals (`_sendPacket` here, and `_storeAndSend` in mqtt-client.ts to store
+ * publishes without copying their payload), pinned by the mqtt version range.
  *
  * Messages are decoded here, at the edge: a handler subscribes for one kind of topic (`on`) and
  * receives the decoded message with the ids its topic carries; a message that does not decode is
  * logged and acknowledged (or handed to the subscriber's `onRefused`), never to the handler.
- * Nothing outside this module touches MQTT.js.
+ * Nothing outside this module and mqtt-client.ts (which builds its client) touches MQTT.js.
  */
 import mqtt, { type IClientOptions, type MqttClient, type IPublishPacket } from 'mqtt';
 import type { Logger } from 'pino';
@@ -22,7 +22,7 @@ import { pino } from 'pino';
 import { parseSharedFilter, parseTopic, topicMatches, topics, type ParsedTopic } from '../schemas/topics.ts';
 import { MESSAGE_OF_TOPIC, type MessageKind, type TopicMessages, type TopicOf } from '../schemas/topic-messages.ts';
 import { EdgeweaveError, toEdgeweaveError } from '../schemas/errors.ts';
-import { connectPacketSocket } from './packet-socket.ts';
+import { connectClient } from './mqtt-client.ts';
 import { settleWithin } from './settle-within.ts';
 
 import type { TransportOptions, IncomingMessage, MessageHandler, Received, Refused, OnOptions } from './messages.ts';
@@ -50,49 +50,6 @@ const UNCLAIMED_TTL_MS = 60_000;
  * longer answers would otherwise hold a stopping process for ever.
  */
 export const CLOSE_GRACE_MS = 1000;
-
-/**
- * The MQTT.js client for `url`. Plain TCP (`mqtt:`, `tcp:`) runs over `connectPacketSocket`,
- * which reads large messages into one buffer; TLS and WebSocket use MQTT.js's own streams.
- */
-function connectClient(url: string, opts: IClientOptions): MqttClient {
-  const parsed = new URL(url);
-  let client: MqttClient;
-  if ((parsed.protocol === 'mqtt:' || parsed.protocol === 'tcp:') && parsed.username === '' && parsed.search === '') {
-    const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
-    const port = parsed.port === '' ? 1883 : Number(parsed.port);
-    client = new mqtt.MqttClient(() => connectPacketSocket(host, port), { ...opts, protocol: 'mqtt', host, port });
-  } else {
-    client = mqtt.connect(url, opts);
-  }
-  storePublishesWithoutCopy(client);
-  return client;
-}
-
-/**
- * MQTT.js deep-copies (rfdc) every QoS 1 PUBLISH it stores for resending, payload included,
- * only so that MQTT 5 topic aliases can be stripped from the stored copy: a second copy of
- * every tensor sent. With protocol 4 there are no aliases, and neither MQTT.js nor this module
- * changes a payload once published, so the packet is stored as a shallow copy. Replaces the
- * internal `_storeAndSend` (see the module comment on internals); left alone if it is not there.
- */
-function storePublishesWithoutCopy(client: MqttClient): void {
-  type Packet = { cmd: string };
-  type Callback = (err?: Error) => void;
-  const internals = client as unknown as {
-    _storeAndSend?: (packet: Packet, cb: Callback | undefined, cbStorePut: () => void) => void;
-    _writePacket(packet: Packet, cb: Callback | undefined): void;
-    outgoingStore: { put(packet: Packet, cb: (err?: Error) => void): unknown };
-  };
-  if (typeof internals._storeAndSend !== 'function' || client.options.protocolVersion !== 4) return;
-  internals._storeAndSend = (packet, cb, cbStorePut) => {
-    internals.outgoingStore.put(packet.cmd === 'publish' ? { ...packet } : packet, (err) => {
-      if (err) return cb?.(err);
-      cbStorePut();
-      internals._writePacket(packet, cb);
-    });
-  };
-}
 
 export class Transport {
   private readonly subscriptions: Subscription[] = [];

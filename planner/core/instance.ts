@@ -3,19 +3,19 @@
  * precomputed matrices (compute time per task and device, transfer cost per device pair, bytes
  * and encoding per edge), pins and memory folded into an `allowed` matrix, and the fixed priority
  * order every schedule is built in. Built once per request; everything after it is arithmetic.
+ * The edge arrays are built in instance-edges.ts, the busy-time interval lists in intervals.ts.
  */
 import { DEFAULT_REFERENCE_FLOPS_PER_SEC, DEFAULT_TASK_OVERHEAD_MS, estimateComputeMs, msPerByte } from './cost-model.ts';
 import { resolveDevicePower } from '../../power/presets.ts';
 import type {
-  Constraints, CutEncoding, DevicePower, DeviceRole, DeviceSpec, Objective, PlanIssue, PlanRequest, SearchLimits,
+  Constraints, DevicePower, DeviceRole, DeviceSpec, Objective, PlanIssue, PlanRequest, SearchLimits,
 } from './types.ts';
 import { checkDevices, checkGraph, checkRequestFields } from './validation.ts';
+import { buildEdges } from './instance-edges.ts';
+import { firstGap, mergeIntervals } from './intervals.ts';
 
-export const ENCODINGS: readonly CutEncoding[] = ['float32', 'float16', 'int8', 'uint8'];
-const ENC_FLOAT32 = 0;
-const ENC_FLOAT16 = 1;
-const ENC_INT8 = 2;
-const ENC_UINT8 = 3;
+export { ENCODINGS } from './instance-edges.ts';
+export { firstGap } from './intervals.ts';
 
 /** Smallest compute time a task may have: keeps every stage of positive length (stage order stays acyclic). */
 export const MIN_TASK_MS = 1e-6;
@@ -101,24 +101,6 @@ export interface Instance {
 }
 
 export type InstanceOutcome = { ok: true; inst: Instance } | { ok: false; issues: PlanIssue[] };
-
-function looksLikeImage(shape: number[] | undefined): boolean {
-  if (!Array.isArray(shape) || shape.length !== 3) return false;
-  const channels = shape[2]!;
-  return channels === 1 || channels === 3 || channels === 4;
-}
-
-function mergeIntervals(list: Array<[number, number]>): Float64Array {
-  list.sort((a, b) => a[0] - b[0]);
-  const out: number[] = [];
-  for (const [s, e] of list) {
-    if (e <= s) continue;
-    const k = out.length;
-    if (k > 0 && s <= out[k - 1]!) out[k - 1] = Math.max(out[k - 1]!, e);
-    else out.push(s, e);
-  }
-  return Float64Array.from(out);
-}
 
 /** Validates a request and builds its instance, or says precisely what is wrong. */
 export function buildInstance(request: PlanRequest): InstanceOutcome {
@@ -214,60 +196,7 @@ export function buildInstance(request: PlanRequest): InstanceOutcome {
   if (issues.length > 0) return { ok: false, issues: issues.slice(0, 10) };
 
   // Edges and encodings.
-  const lossy = request.transport?.allowLossy ?? false;
-  const allowF16 = lossy === true || lossy === 'float16';
-  const allowI8 = lossy === true || lossy === 'int8';
-  const uint8Mode = request.transport?.inputAsUint8 ?? 'auto';
-  const predStart = new Int32Array(n + 1);
-  for (let t = 0; t < n; t++) predStart[t + 1] = predStart[t]! + g.preds[t]!.length;
-  const E = predStart[n]!;
-  const predTask = new Int32Array(E);
-  const edgeBytes = new Float64Array(E);
-  const edgeEnc = new Uint8Array(E);
-  const tensorBytes = new Float64Array(n);
-  const overrides = cost.edgeBytes ?? {};
-  const succCount = new Int32Array(n);
-  for (let t = 0; t < n; t++) {
-    let e = predStart[t]!;
-    for (const p of g.preds[t]!) {
-      predTask[e] = p;
-      succCount[p]!++;
-      const source = g.tasks[p]!;
-      const f32 = overrides[`${source.id}->${taskIds[t]}`] ?? source.outputBytes;
-      let bytes = f32;
-      let enc = ENC_FLOAT32;
-      const asUint8 = isInput[p] === 1 && (uint8Mode === true || (uint8Mode === 'auto' && looksLikeImage(source.outputShape)));
-      if (asUint8 && Math.ceil(f32 / 4) < bytes) {
-        bytes = Math.ceil(f32 / 4);
-        enc = ENC_UINT8;
-      }
-      if (allowF16 && Math.ceil(f32 / 2) < bytes) {
-        bytes = Math.ceil(f32 / 2);
-        enc = ENC_FLOAT16;
-      }
-      if (allowI8 && Math.ceil(f32 / 4) < bytes) {
-        bytes = Math.ceil(f32 / 4);
-        enc = ENC_INT8;
-      }
-      edgeBytes[e] = bytes;
-      edgeEnc[e] = enc;
-      if (bytes > tensorBytes[p]!) tensorBytes[p] = bytes;
-      e++;
-    }
-  }
-  const succStart = new Int32Array(n + 1);
-  for (let t = 0; t < n; t++) succStart[t + 1] = succStart[t]! + succCount[t]!;
-  const succTask = new Int32Array(E);
-  const succEdge = new Int32Array(E);
-  const fill = succStart.slice(0, n);
-  for (let t = 0; t < n; t++) {
-    for (let e = predStart[t]!; e < predStart[t + 1]!; e++) {
-      const p = predTask[e]!;
-      const k = fill[p]!++;
-      succTask[k] = t;
-      succEdge[k] = e;
-    }
-  }
+  const { E, predStart, predTask, edgeBytes, edgeEnc, tensorBytes, succStart, succTask, succEdge } = buildEdges(g, taskIds, isInput, cost.edgeBytes ?? {}, request.transport);
   const isOutput = new Uint8Array(n);
   for (const o of g.outputs) isOutput[o] = 1;
   const resultBytes = new Float64Array(n);
@@ -418,15 +347,4 @@ export function arriveAt(inst: Instance, a: number, c: number, bytes: number, se
   const up = firstGap(inst.upBusy[a]!, sendAt, upMs) + upMs + inst.halfRtt[a]!;
   const downMs = bytes * inst.downPerByte[c]!;
   return firstGap(inst.downBusy[c]!, up, downMs) + downMs + inst.halfRtt[c]!;
-}
-
-/** Earliest start >= from of `duration` outside the sorted, merged intervals (flat [s0, e0, s1, e1, ...]). */
-export function firstGap(busy: ArrayLike<number>, from: number, duration: number): number {
-  let at = from;
-  for (let i = 0; i < busy.length; i += 2) {
-    if (busy[i + 1]! <= at) continue;
-    if (at + duration <= busy[i]!) return at;
-    at = busy[i + 1]!;
-  }
-  return at;
 }

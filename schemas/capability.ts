@@ -60,14 +60,26 @@ export function verifyCapability(keys: Iterable<KeyObject>, originId: string, jo
   return false;
 }
 
-/** The planner keys a receiver trusts, from the retained PlannerStatus messages it has seen. */
+/** Capabilities a key ring verified lately, remembered at most this many. */
+const VERIFIED_KEPT = 4096;
+
+/**
+ * The planner keys a receiver trusts, from the retained PlannerStatus messages it has seen. An
+ * attempt's one capability comes with its assignment, each stage input and its result: once it
+ * verified, the same bytes for the same attempt are not verified again (until a key changes).
+ */
 export class PlannerKeyRing {
   private readonly byPlanner = new Map<string, KeyObject>();
+  private readonly verified = new Set<string>();
 
   /** Records a planner's announced key (an empty or malformed key removes nothing and adds nothing). */
   update(plannerId: string, publicKeyRaw: Uint8Array): void {
     const key = publicKeyFromRaw(publicKeyRaw);
-    if (key) this.byPlanner.set(plannerId, key);
+    if (!key) return;
+    const known = this.byPlanner.get(plannerId);
+    if (known?.equals(key)) return;
+    this.byPlanner.set(plannerId, key);
+    this.verified.clear();
   }
 
   get size(): number {
@@ -76,6 +88,12 @@ export class PlannerKeyRing {
 
   /** With no planner known yet nothing can be checked: true. Otherwise the signature must verify. */
   accepts(originId: string, jobId: string, attempt: number, capability: Uint8Array): boolean {
-    return this.byPlanner.size === 0 || verifyCapability(this.byPlanner.values(), originId, jobId, attempt, capability);
+    if (this.byPlanner.size === 0) return true;
+    const seen = `${originId}\n${jobId}\n${attempt}\n${Buffer.from(capability.buffer, capability.byteOffset, capability.byteLength).toString('base64')}`;
+    if (this.verified.has(seen)) return true;
+    if (!verifyCapability(this.byPlanner.values(), originId, jobId, attempt, capability)) return false;
+    if (this.verified.size >= VERIFIED_KEPT) this.verified.clear();
+    this.verified.add(seen);
+    return true;
   }
 }

@@ -95,11 +95,15 @@ export const isOk = (o: JobOutcome): boolean => o.result.status === JobStatus.JO
 
 /**
  * Median relative error of the planner's latency prediction over OK jobs: |measured - predicted|
- * / measured, both end to end as the result reports them.
+ * / measured, over what the prediction covers — from the planner receiving the job (the plan's
+ * submitted_at, reference clock) to the result reaching the origin. The time the submission took
+ * to reach the planner is in the latencies, not here: no planner can predict a job it has not seen.
  */
 export function predictionError(outcomes: readonly JobOutcome[]): number {
-  const errors = outcomes.filter(isOk).filter((o) => o.result.latencyMs > 0 && o.result.predictedLatencyMs > 0)
-    .map((o) => Math.abs(o.result.latencyMs - o.result.predictedLatencyMs) / o.result.latencyMs);
+  const errors = outcomes.filter(isOk).filter((o) => o.plan && o.plan.submittedAtMs > 0 && o.result.predictedLatencyMs > 0)
+    .map((o) => ({ measured: o.submittedAtMs + o.clockOffsetMs + o.latencyMs - o.plan!.submittedAtMs, predicted: o.result.predictedLatencyMs }))
+    .filter((m) => m.measured > 0)
+    .map((m) => Math.abs(m.measured - m.predicted) / m.measured);
   return percentile(errors, 0.5);
 }
 

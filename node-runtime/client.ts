@@ -160,7 +160,10 @@ export class JobClient {
     if (this.pending.has(jobId) || this.done.has(jobId)) throw new EdgeweaveError('E_CONFIG', `job id ${jobId} was already used by this client`);
     const timeoutMs = init.timeoutMs && init.timeoutMs > 0 ? init.timeoutMs : DEFAULT_TIMEOUT_MS;
     const submittedAtMs = Date.now();
-    const request: JobRequestInit = { ...init, jobId, originDevice: this.origin, submittedAtMs, timeoutMs };
+    // On the reference clock too, once a clock exchange measured this client's offset to it.
+    const clock = this.clockSync.clock;
+    const submittedAtRefMs = Number.isFinite(clock.uncertaintyMs) ? submittedAtMs + clock.offsetMs : 0;
+    const request: JobRequestInit = { ...init, jobId, originDevice: this.origin, submittedAtMs, submittedAtRefMs, timeoutMs };
     const outcome = new Promise<JobOutcome>((resolve) => {
       const reports = this.reports.open(jobId);
       const p: Pending = { request, submittedAtMs, resubmissions: 0, retry: undefined, lastActivityAtMs: submittedAtMs, plan: undefined, plannerIncarnation: '', reports, resolve, timer: undefined };

@@ -57,6 +57,17 @@ export function newJob(request: JobRequest, model: PlannedModel, graph: TaskGrap
   };
 }
 
+/**
+ * How long ago `job` was submitted, as far as the planner can tell at `now`: from its origin's
+ * submission time on the reference clock when the origin sent one (a time ahead of now, a clock
+ * off, counts as none), else from when the job first arrived here.
+ */
+export function spentMs(job: JobRecord, now: number): number {
+  const here = Math.max(0, now - job.firstSeenAtMs);
+  const ref = job.request.submittedAtRefMs;
+  return ref > 0 && ref <= now ? Math.max(here, now - ref) : here;
+}
+
 export class JobBook {
   private readonly jobs = new Map<string, JobRecord>();
 

@@ -75,7 +75,8 @@ export class JobManager {
    */
   private async planAttempt(job: JobRecord, receivedAtMs: number, again: boolean, retried = false): Promise<void> {
     const attempt = this.nextAttempt(job);
-    const placement = placeAttempt(this.registry, job, again, this.rules, this.learning.dispatchMs, Date.now(), this.yardsticks);
+    const now = Date.now();
+    const placement = placeAttempt(this.registry, job, again, this.rules, this.learning.dispatchMs, now, this.yardsticks, this.learning.spareShare);
     switch (placement.kind) {
       case 'wait': return this.wait(job, placement.reason, retried);
       case 'refuse': return this.end(job, attempt, 'rejected', placement.code, placement.message);
@@ -231,6 +232,7 @@ export class JobManager {
   onResult({ message: result, topic }: Received<'jobResult'>): void {
     const job = this.book.get(topic.originId, topic.jobId);
     if (!job || job.state.phase === 'finished' || result.status !== JobStatus.JOB_STATUS_OK) return;
+    if (result.attempt === job.attempt) this.learning.fromResult(job, Date.now());
     this.book.apply(job, { type: 'resultArrived' });
     this.settle(job);
     if (result.attempt !== job.attempt) this.dispatcher.cancel(job.plan);

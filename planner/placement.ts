@@ -7,7 +7,7 @@
 import { planJob } from './core/registry.ts';
 import type { CostModelOptions, DeviceSpec, Objective, Plan, PlanRequest } from './core/types.ts';
 import { holdsModel, type DeviceRegistry } from './device-registry.ts';
-import type { JobRecord } from './job-book.ts';
+import { spentMs, type JobRecord } from './job-book.ts';
 import { constraintsOf, inputAsUint8, inputTaskOf, objectiveOf, shiftPlan } from './request.ts';
 import { modelLabel } from '../models/model-card.ts';
 import type { ErrorCode } from '../schemas/errors.ts';
@@ -57,7 +57,7 @@ function yardstickKey(kind: string, job: JobRecord, planRequest: PlanRequest): s
  * refused with the reason; a job being planned again (`again`), or one whose model was held by
  * a device lost a moment ago, waits for a device to come back (a broker restart, a link drop).
  */
-export function placeAttempt(registry: DeviceRegistry, job: JobRecord, again: boolean, defaults: PlacementDefaults, dispatchMs: number, now: number, yardsticks = new YardstickPlans(0)): Placement {
+export function placeAttempt(registry: DeviceRegistry, job: JobRecord, again: boolean, defaults: PlacementDefaults, dispatchMs: number, now: number, yardsticks = new YardstickPlans(0), spareShare = 0): Placement {
   const { request, graph, model } = job;
   const devices = registry.aliveIds(now)
     .map((id) => registry.get(id)!)
@@ -75,16 +75,31 @@ export function placeAttempt(registry: DeviceRegistry, job: JobRecord, again: bo
     return mayWait() ? { kind: 'wait', reason: none } : { kind: 'refuse', code: 'E_NO_DEVICES', message: none };
   }
   const { planRequest, originIsDevice, pins } = planRequestOf(job, devices.map((r) => registry.spec(r, model, request.fused, now)), defaults);
-  let outcome = planJob(planRequest);
+  // A first attempt's deadline counts from its submission: what is gone of it before the plan
+  // starts (the submission's way here, the dispatch to come) is not the plan's to spend. Of the
+  // rest, the plan keeps `spareShare` of its prediction to spare (learning.ts: as much as keeps
+  // admitted jobs from missing their deadlines): under load a plan that only just fits misses.
+  const deadlineMs = planRequest.constraints?.deadlineMs;
+  const gone = again || deadlineMs === undefined ? 0 : spentMs(job, now) + dispatchMs;
+  const spare = again ? 0 : Math.max(0, spareShare);
+  const spentWhy = `${gone.toFixed(0)} ms gone since its submission${spare > 0 ? `, ${(100 * spare).toFixed(0)}% of the plan kept to spare, as admitted jobs ran late lately` : ''}`;
+  const idle = (): number | undefined => yardsticks.latency(yardstickKey('idle', job, planRequest), now, () => idleLatency(planRequest));
+  if (deadlineMs !== undefined && gone >= deadlineMs) {
+    return overloadedOrNot(`nothing is left of its deadline of ${deadlineMs} ms (${spentWhy})`, dispatchMs, idle());
+  }
+  const budgeted = deadlineMs !== undefined && (gone > 0 || spare > 0)
+    ? { ...planRequest, constraints: { ...planRequest.constraints, deadlineMs: (deadlineMs - gone) / (1 + spare) } }
+    : planRequest;
+  let outcome = planJob(budgeted);
   const unfit = outcome.ok ? undefined : outcome.issues[0]?.reason;
   if (again && (unfit === 'not-applicable' || unfit === 'no-device') && planRequest.algorithm !== 'auto') {
     // The strategy asked for no longer fits the devices left (no edge any more): plan for the best.
-    outcome = planJob({ ...planRequest, algorithm: 'auto' });
+    outcome = planJob({ ...budgeted, algorithm: 'auto' });
   }
   if (!outcome.ok) {
     const first = outcome.issues[0]!;
     const message = outcome.issues.map((i) => i.message).join('; ');
-    if (first.reason === 'deadline') return overloadedOrNot(message, dispatchMs, yardsticks.latency(yardstickKey('idle', job, planRequest), now, () => idleLatency(planRequest)));
+    if (first.reason === 'deadline') return overloadedOrNot(budgeted !== planRequest ? `${message} left of ${deadlineMs} ms (${spentWhy})` : message, dispatchMs, idle());
     // Devices that just dropped off (a broker restart, a link drop) may make it possible again.
     const transient = first.reason === 'pin' || first.reason === 'no-device' || first.reason === 'not-applicable' || first.code === 'E_NO_DEVICES';
     if (transient && mayWait()) return { kind: 'wait', reason: message };

@@ -624,6 +624,10 @@ export const DESCRIPTOR = {
                 "resubmission": {
                   "type": "uint32",
                   "id": 16
+                },
+                "submittedAtRefMs": {
+                  "type": "double",
+                  "id": 17
                 }
               }
             },
@@ -1843,6 +1847,7 @@ export interface JobRequest {
   excludeDevices: string[];
   denseShards: Record<string, number>;
   resubmission: number;
+  submittedAtRefMs: number;
 }
 
 export interface JobRequestInit {
@@ -1862,6 +1867,7 @@ export interface JobRequestInit {
   excludeDevices?: string[];
   denseShards?: Record<string, number>;
   resubmission?: number;
+  submittedAtRefMs?: number;
 }
 
 export const JobRequest: MessageCodec<JobRequest, JobRequestInit> = defineMessage(DESCRIPTOR, 'edgeweave.v1.JobRequest');

@@ -126,6 +126,10 @@ describe('runtime — job data crosses the network once', () => {
       assert.equal(request.inputs[0]!.source, 'held');
       assert.equal(request.inputs[0]!.held!.data.byteLength, 0);
       assert.ok(submits[0]!.bytes < 1024, `submission of ${submits[0]!.bytes} bytes`);
+      // When it was submitted, on the reference clock too (the client measured its offset): a deadline counts from then.
+      const o = outcomes[k]!;
+      assert.ok(request.submittedAtRefMs > 0 && Math.abs(request.submittedAtRefMs - (o.submittedAtMs + o.clockOffsetMs)) < 5, `${request.submittedAtRefMs} against ${o.submittedAtMs + o.clockOffsetMs}`);
+      assert.ok(request.submittedAtRefMs <= o.plan!.submittedAtMs + 50, 'submitted before its planner received it');
       // Nothing went to the broker for car1 to read its own data back.
       assert.equal(seen.filter((m) => m.topic.endsWith('/devices/car1/hold')).length, 0, 'no hold over MQTT');
       const moves = stageInputsOf(jobId);

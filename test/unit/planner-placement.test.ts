@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DeviceRegistry } from '../../planner/device-registry.ts';
-import { newJob } from '../../planner/job-book.ts';
+import { newJob, spentMs } from '../../planner/job-book.ts';
 import { placeAttempt } from '../../planner/placement.ts';
-import { DeviceState, DeviceStatus, JobRequest, PlannerState, PlannerStatus, Role, StageTiming, type JobRequestInit } from '../../schemas/generated/edgeweave.ts';
+import { PlannerLearning } from '../../planner/learning.ts';
+import { DeviceState, DeviceStatus, JobPlan, JobRequest, PlannerState, PlannerStatus, Role, StageTiming, type JobRequestInit } from '../../schemas/generated/edgeweave.ts';
 import { chainGraph } from '../support/planner-fixtures.ts';
 
 const NOW = 1_000_000;
@@ -47,6 +48,88 @@ test('placement — devices busy past the job\'s deadline: refused at once with 
 test('placement — a deadline no idle device could meet either: E_INFEASIBLE, not E_OVERLOADED', () => {
   const p = placeAttempt(registry(), job({ objective: { kind: 1, deadlineMs: 1 } }), false, defaults, 5, NOW);
   assert.equal(p.kind === 'refuse' && p.code, 'E_INFEASIBLE');
+});
+
+test('placement — a deadline counts from the submission: a job that spent it on its way here is refused at once with E_OVERLOADED', () => {
+  const r = registry();
+  const fresh = placeAttempt(r, job({ timeoutMs: 10_000 }), false, defaults, 5, NOW);
+  assert.equal(fresh.kind, 'plan');
+  const idleMs = fresh.kind === 'plan' ? fresh.core.predictedLatencyMs : 0;
+  const deadlineMs = Math.ceil(idleMs * 1.5);
+  // Submitted just now (reference clock): planned.
+  assert.equal(placeAttempt(r, job({ objective: { kind: 1, deadlineMs }, submittedAtRefMs: NOW - 1 }), false, defaults, 5, NOW).kind, 'plan');
+  // Submitted long enough ago that the rest of its deadline is shorter than any plan: refused, saying why.
+  const late = placeAttempt(r, job({ objective: { kind: 1, deadlineMs }, submittedAtRefMs: NOW - Math.ceil(idleMs * 0.6) }), false, defaults, 5, NOW);
+  assert.equal(late.kind === 'refuse' && late.code, 'E_OVERLOADED', late.kind === 'refuse' ? late.message : late.kind);
+  assert.match(late.kind === 'refuse' ? late.message : '', /gone since its submission/);
+  // Its whole deadline gone: refused without a plan.
+  const gone = placeAttempt(r, job({ objective: { kind: 1, deadlineMs }, submittedAtRefMs: NOW - deadlineMs }), false, defaults, 5, NOW);
+  assert.match(gone.kind === 'refuse' ? gone.message : '', /nothing is left of its deadline/);
+  // Recent jobs ran late by 60% of their predictions: that much of this plan is kept to spare, and it no longer fits.
+  const margin = placeAttempt(r, job({ objective: { kind: 1, deadlineMs } }), false, defaults, 5, NOW, undefined, 0.6);
+  assert.equal(margin.kind === 'refuse' && margin.code, 'E_OVERLOADED');
+  assert.match(margin.kind === 'refuse' ? margin.message : '', /60% of the plan kept to spare/);
+  assert.equal(placeAttempt(r, job({ objective: { kind: 1, deadlineMs } }), false, defaults, 5, NOW, undefined, 0.2).kind, 'plan', 'with 20% to spare it fits');
+  // Planned again (a device lost): the attempt is not refused for the time its first one took.
+  assert.equal(placeAttempt(r, job({ objective: { kind: 1, deadlineMs }, submittedAtRefMs: NOW - Math.ceil(idleMs * 0.6) }), true, defaults, 5, NOW).kind, 'plan');
+});
+
+test('placement — the time since submission: from the origin\'s reference time, else from arrival; a time ahead of now is no time', () => {
+  const arrived = newJob(JobRequest.create({ jobId: 'j', originDevice: 'car1', submittedAtRefMs: NOW - 300 }), model, graph, NOW - 100);
+  assert.equal(spentMs(arrived, NOW), 300);
+  assert.equal(spentMs(newJob(JobRequest.create({ jobId: 'j', originDevice: 'car1' }), model, graph, NOW - 100), NOW), 100);
+  assert.equal(spentMs(newJob(JobRequest.create({ jobId: 'j', originDevice: 'car1', submittedAtRefMs: NOW + 5_000 }), model, graph, NOW - 100), NOW), 100);
+});
+
+test('learning — the margin a deadline is judged with widens on each miss and narrows on each job in time, about one miss in two hundred', () => {
+  const learning = new PlannerLearning(registry());
+  const done = (deadlineMs: number, tookMs: number, at = NOW): void => {
+    const j = newJob(JobRequest.create({ jobId: 'j', originDevice: 'car1', objective: { kind: 1, deadlineMs }, submittedAtRefMs: at - tookMs }), model, graph, at - tookMs + 20);
+    j.attemptsPlanned = 1;
+    learning.fromResult(j, at);
+  };
+  for (let i = 0; i < 100; i++) done(1000, 400);
+  assert.equal(learning.spareShare, 0, 'jobs in time leave nothing to spare, never less');
+  // Counted from the origin's submission (its reference time), not from the planner seeing it 20 ms later.
+  done(1000, 1010);
+  assert.ok(Math.abs(learning.spareShare - 0.05) < 1e-9, `one miss by 10 ms: ${learning.spareShare}`);
+  for (let i = 0; i < 4; i++) done(1000, 1500);
+  assert.ok(Math.abs(learning.spareShare - 0.25) < 1e-9);
+  // Misses at one in two hundred hold it where it is.
+  for (let i = 0; i < 199; i++) done(1000, 500);
+  done(1000, 1500);
+  assert.ok(Math.abs(learning.spareShare - 0.25) < 1e-6, `${learning.spareShare}`);
+  // Jobs without a deadline, or planned more than once, say nothing of it.
+  const noDeadline = newJob(JobRequest.create({ jobId: 'k', originDevice: 'car1' }), model, graph, NOW - 5000);
+  noDeadline.attemptsPlanned = 1;
+  learning.fromResult(noDeadline, NOW);
+  assert.ok(Math.abs(learning.spareShare - 0.25) < 1e-6);
+  // All in time again: it narrows back to nothing.
+  for (let i = 0; i < 2000; i++) done(1000, 300);
+  assert.equal(learning.spareShare, 0);
+  // Its result seen here 950 ms after submission, with 100 ms still to go to its origin as planned: a miss there.
+  const j = newJob(JobRequest.create({ jobId: 'm', originDevice: 'car1', objective: { kind: 1, deadlineMs: 1000 }, submittedAtRefMs: NOW - 950 }), model, graph, NOW - 940);
+  j.attemptsPlanned = 1;
+  j.plan = JobPlan.create({ jobId: 'm', predictedLatencyMs: 900, stages: [{ stageId: 's0', deviceId: 'edge1', predicted: { finishMs: 800 } }] });
+  learning.fromResult(j, NOW);
+  assert.ok(learning.spareShare > 0, 'the way to its origin counts');
+});
+
+test('learning — the dispatch delay is learned from a first stage told to start, not from its wait in a busy queue', () => {
+  const learning = new PlannerLearning(registry());
+  const first = (fromDevice: string, readyLate: number, startLate: number): void => {
+    const j = job({});
+    j.attemptsPlanned = 1;
+    j.dispatchMs = 5;
+    j.plan = JobPlan.create({ jobId: 'j', submittedAtMs: NOW, stages: [{ stageId: 's0', deviceId: 'car1', inputs: [{ tensor: 'x', fromDevice, fromStage: '' }] }] });
+    const timing = StageTiming.create({ stageId: 's0', deviceId: 'car1', readyAtMs: NOW + 5 + readyLate, startAtMs: NOW + 5 + startLate, predicted: { readyMs: 5, startMs: 5 } });
+    learning.fromReport(j, j.plan.stages[0]!, { jobId: 'j', deviceId: 'car1', stageId: 's0', timing } as never);
+  };
+  for (let i = 0; i < 30; i++) first('car1', 20, 900);
+  assert.ok(Math.abs(learning.dispatchMs - 25) < 1, `told 20 ms late to start, waited 900 ms in its queue: dispatch ${learning.dispatchMs}`);
+  // A first stage fed over a link shows the link, not the dispatch: nothing learned.
+  for (let i = 0; i < 30; i++) first('edge1', 500, 500);
+  assert.ok(Math.abs(learning.dispatchMs - 25) < 1);
 });
 
 test('learning — stages in flight, planned with an old factor, move the factor to what they show, not past it', () => {

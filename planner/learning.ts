@@ -18,7 +18,7 @@ const INITIAL_DISPATCH_MS = 5;
  * by SPARE_STEP, each job in time narrows it by SPARE_STEP x MISS_TARGET / (1 - MISS_TARGET).
  */
 const MISS_TARGET = 0.005;
-const SPARE_STEP = 0.05;
+const SPARE_STEP = 0.1;
 const SPARE_MAX = 3;
 
 export class PlannerLearning {

@@ -75,8 +75,7 @@ export class JobManager {
    */
   private async planAttempt(job: JobRecord, receivedAtMs: number, again: boolean, retried = false): Promise<void> {
     const attempt = this.nextAttempt(job);
-    const now = Date.now();
-    const placement = placeAttempt(this.registry, job, again, this.rules, this.learning.dispatchMs, now, this.yardsticks, this.learning.spareShare);
+    const placement = placeAttempt(this.registry, job, again, this.rules, this.learning.dispatchMs, Date.now(), this.yardsticks, this.learning.spareShare);
     switch (placement.kind) {
       case 'wait': return this.wait(job, placement.reason, retried);
       case 'refuse': return this.end(job, attempt, 'rejected', placement.code, placement.message);

@@ -82,10 +82,10 @@ export function placeAttempt(registry: DeviceRegistry, job: JobRecord, again: bo
   const deadlineMs = planRequest.constraints?.deadlineMs;
   const gone = again || deadlineMs === undefined ? 0 : spentMs(job, now) + dispatchMs;
   const spare = again ? 0 : Math.max(0, spareShare);
-  const spentWhy = `${gone.toFixed(0)} ms gone since its submission${spare > 0 ? `, ${(100 * spare).toFixed(0)}% of the plan kept to spare, as admitted jobs ran late lately` : ''}`;
+  const spentWhy = (): string => `${gone.toFixed(0)} ms gone since its submission${spare > 0 ? `, ${(100 * spare).toFixed(0)}% of the plan kept to spare, as admitted jobs ran late lately` : ''}`;
   const idle = (): number | undefined => yardsticks.latency(yardstickKey('idle', job, planRequest), now, () => idleLatency(planRequest));
   if (deadlineMs !== undefined && gone >= deadlineMs) {
-    return overloadedOrNot(`nothing is left of its deadline of ${deadlineMs} ms (${spentWhy})`, dispatchMs, idle());
+    return overloadedOrNot(`nothing is left of its deadline of ${deadlineMs} ms (${spentWhy()})`, dispatchMs, idle());
   }
   const budgeted = deadlineMs !== undefined && (gone > 0 || spare > 0)
     ? { ...planRequest, constraints: { ...planRequest.constraints, deadlineMs: (deadlineMs - gone) / (1 + spare) } }
@@ -99,7 +99,7 @@ export function placeAttempt(registry: DeviceRegistry, job: JobRecord, again: bo
   if (!outcome.ok) {
     const first = outcome.issues[0]!;
     const message = outcome.issues.map((i) => i.message).join('; ');
-    if (first.reason === 'deadline') return overloadedOrNot(budgeted !== planRequest ? `${message} left of ${deadlineMs} ms (${spentWhy})` : message, dispatchMs, idle());
+    if (first.reason === 'deadline') return overloadedOrNot(budgeted !== planRequest ? `${message} left of ${deadlineMs} ms (${spentWhy()})` : message, dispatchMs, idle());
     // Devices that just dropped off (a broker restart, a link drop) may make it possible again.
     const transient = first.reason === 'pin' || first.reason === 'no-device' || first.reason === 'not-applicable' || first.code === 'E_NO_DEVICES';
     if (transient && mayWait()) return { kind: 'wait', reason: message };

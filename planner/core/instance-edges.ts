@@ -12,16 +12,21 @@ const ENC_FLOAT16 = 1;
 const ENC_INT8 = 2;
 const ENC_UINT8 = 3;
 
-/** The edge arrays of an Instance (see there). */
+/** The edge arrays of an Instance. */
 export interface InstanceEdges {
+  /** Edges (distinct predecessor links). */
   E: number;
+  /** Predecessor edges of task t: predStart[t] .. predStart[t+1]-1. */
   predStart: Int32Array;
   predTask: Int32Array;
+  /** Bytes of each edge in its chosen encoding, and that encoding (index into ENCODINGS). */
   edgeBytes: Float64Array;
   edgeEnc: Uint8Array;
+  /** Successor edges of task t: succStart[t] .. succStart[t+1]-1; succEdge indexes the edge arrays. */
   succStart: Int32Array;
   succTask: Int32Array;
   succEdge: Int32Array;
+  /** Bytes of task t's output as sent (the largest of its edges). */
   tensorBytes: Float64Array;
 }
 

@@ -11,7 +11,7 @@ import type {
   Constraints, DevicePower, DeviceRole, DeviceSpec, Objective, PlanIssue, PlanRequest, SearchLimits,
 } from './types.ts';
 import { checkDevices, checkGraph, checkRequestFields } from './validation.ts';
-import { buildEdges } from './instance-edges.ts';
+import { buildEdges, type InstanceEdges } from './instance-edges.ts';
 import { firstGap, mergeIntervals } from './intervals.ts';
 
 export { ENCODINGS } from './instance-edges.ts';
@@ -27,11 +27,9 @@ export const DEFAULT_LIMITS: Readonly<Required<SearchLimits>> = Object.freeze({
   improveWork: 400_000,
 });
 
-export interface Instance {
+export interface Instance extends InstanceEdges {
   n: number;
   D: number;
-  /** Edges (distinct predecessor links). */
-  E: number;
   modelId: string;
   taskIds: string[];
   deviceIds: string[];
@@ -41,18 +39,6 @@ export interface Instance {
   power: DevicePower[];
   specs: DeviceSpec[];
   origin: number;
-  /** Predecessor edges of task t: predStart[t] .. predStart[t+1]-1. */
-  predStart: Int32Array;
-  predTask: Int32Array;
-  /** Bytes of each edge in its chosen encoding, and that encoding (index into ENCODINGS). */
-  edgeBytes: Float64Array;
-  edgeEnc: Uint8Array;
-  /** Successor edges of task t: succStart[t] .. succStart[t+1]-1; succEdge indexes the edge arrays. */
-  succStart: Int32Array;
-  succTask: Int32Array;
-  succEdge: Int32Array;
-  /** Bytes of task t's output as sent (the largest of its edges). */
-  tensorBytes: Float64Array;
   isInput: Uint8Array;
   isOutput: Uint8Array;
   outputs: Int32Array;
